@@ -70,6 +70,14 @@ def verify(a: ImageLike | np.ndarray, b: ImageLike | np.ndarray, model: str = DE
                         model=model, operating_point=point, face_a=face_a, face_b=face_b)
 
 
+def analyze(image: ImageLike, actions=("emotion", "gender", "age"), detector: str = DEFAULT_DETECTOR,
+            channels: Channels = "bgr", **options: Any) -> list[Face]:
+    """Faces with the attributes asked for: emotion, gender, age, mesh, gender_eyes."""
+    from .attributes.analyze import analyze as _analyze
+
+    return _analyze(image, actions, detector=detector, channels=channels, **options)
+
+
 def _as_face(item, model, detector, face, channels, name) -> Face:
     if isinstance(item, np.ndarray) and item.ndim == 1:
         return Face(box=(0, 0, 1, 1), score=1.0, embedding=item, embedding_model=model,
@@ -78,7 +86,7 @@ def _as_face(item, model, detector, face, channels, name) -> Face:
 
 
 __all__ = [
-    "BadInputError", "Face", "FacelensError", "ModelError", "MultipleFacesError", "NoFaceError",
+    "BadInputError", "Face", "analyze", "FacelensError", "ModelError", "MultipleFacesError", "NoFaceError",
     "Quality", "Verification", "detect", "embed", "errors", "load_image", "represent", "verify",
     "choose_faces",
 ]

@@ -56,11 +56,13 @@ def verification(
     labels = np.array([p.same for p in pair_list])
     scores = {m: ev.pair_scores(pair_list, embeddings, m) for m in base_models}
     reports = {m: ev.evaluate(pair_list, scores[m], m) for m in base_models}
-    weight = None
+    weight, fold_weights = None, None
     if "fused" in chosen:
-        weight = ev.fusion_weight_from(reports["mobilefacenet"].impostor_std, reports["dlib"].impostor_std)
-        scores["fused"] = ev.fuse_scores(scores["mobilefacenet"], scores["dlib"], weight)
-        reports["fused"] = ev.evaluate(pair_list, scores["fused"], "fused")
+        first, second = scores["mobilefacenet"], scores["dlib"]
+        weight = ev.fusion_weight_from(pair_list, first, second)
+        nested, fold_weights = ev.fused_fold_accuracies(pair_list, first, second)
+        scores["fused"] = ev.fuse_scores(first, second, weight)
+        reports["fused"] = ev.evaluate(pair_list, scores["fused"], "fused", accuracies=nested)
     reports = {m: reports[m] for m in chosen}
     ev.plot_roc({m: (labels, scores[m]) for m in chosen}, out / "roc.png",
                 f"{pairs.name}: {len(pair_list)} pairs")
@@ -68,6 +70,7 @@ def verification(
     summary = {
         "pairs": len(pair_list), "images": len(names), "detector": detector,
         "no_face_fallbacks": embeddings.fallbacks, "fusion_weight": weight,
+        "fusion_weight_per_fold": fold_weights if "fused" in chosen else None,
         "ms_per_image": {m: round(1000 * s / len(names), 2) for m, s in embeddings.seconds.items()},
         "reports": {m: r.to_dict() for m, r in reports.items()}, "roc_png": str(out / "roc.png"),
     }

@@ -14,30 +14,43 @@ from ..models.registry import model_path
 from ..types import Face
 from .base import l2_normalise
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _loaded: dict[str, object] = {}
 
 
-def _dlib_models():
+def _load(key: str, factory):
     with _lock:
-        if not _loaded:
-            import dlib  # imported lazily: dlib-bin pulls in pkg_resources at import time
+        if key not in _loaded:
+            _loaded[key] = factory()
+        return _loaded[key]
 
-            _loaded["dlib"] = dlib
-            _loaded["shape"] = dlib.shape_predictor(str(model_path("dlib_shape_predictor_5")))
-            _loaded["net"] = dlib.face_recognition_model_v1(str(model_path("dlib_resnet")))
-    return _loaded["dlib"], _loaded["shape"], _loaded["net"]
+
+def _dlib():
+    import dlib  # imported lazily: dlib-bin pulls in pkg_resources at import time
+
+    return dlib
+
+
+def shape_predictor():
+    """dlib's 5-point predictor (bundled); needs no fetched weights."""
+    return _load("shape", lambda: _dlib().shape_predictor(str(model_path("dlib_shape_predictor_5"))))
+
+
+def _net():
+    return _load("net", lambda: _dlib().face_recognition_model_v1(str(model_path("dlib_resnet"))))
+
+
+def _dlib_models():
+    return _dlib(), shape_predictor(), _net()
 
 
 def dlib_rectangle(face: Face):
-    dlib, _, _ = _dlib_models()
     x1, y1, x2, y2 = (int(round(v)) for v in face.box)
-    return dlib.rectangle(x1, y1, x2, y2)
+    return _dlib().rectangle(x1, y1, x2, y2)
 
 
 def five_point_shape(rgb: np.ndarray, face: Face):
-    _, shape_predictor, _ = _dlib_models()
-    return shape_predictor(rgb, dlib_rectangle(face))
+    return shape_predictor()(rgb, dlib_rectangle(face))
 
 
 class DlibResNet:

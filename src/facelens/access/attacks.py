@@ -1,0 +1,115 @@
+"""Simulated presentation attacks made from real photos: printed photo and photo on a screen,
+re-captured by the camera.
+
+These are SIMULATIONS, not real attacks: no presentation-attack dataset is reachable offline.
+Each step imitates one physical effect of a recapture (ISO/IEC 30107-3 calls the artefact a PAI):
+
+- resampling: the print/screen has a lower effective resolution than the camera (down + up);
+- gamma and contrast: paper has a smaller dynamic range; screens add their own tone curve;
+- colour: ink gamut loss (desaturation) or a screen's colour temperature (blue/white-point cast);
+- moiré: the camera's pixel grid beating against screen pixels / print half-tones (sinusoid
+  gratings of random frequency and angle multiplied into the luminance);
+- blur: focus and motion when holding the artefact;
+- JPEG: the photo was compressed before it was printed or shown;
+- border/bezel: white paper margin or a black screen bezel around the photo, on a background.
+
+``simulate(rgb, kind, rng)`` returns a new image (same size as the input). Real ("bona fide")
+images used next to these get ``camera_jitter`` (mild JPEG/blur/noise) so that a classifier cannot
+separate the classes by "was it compressed a second time" alone.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..errors import BadInputError
+
+KINDS = ("print", "screen")
+
+
+def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else rgb
+
+
+def _resample(rgb: np.ndarray, factor: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    small = cv2.resize(rgb, (max(8, int(w * factor)), max(8, int(h * factor))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _gamma(x: np.ndarray, gamma: float) -> np.ndarray:
+    return 255.0 * np.power(np.clip(x, 0, 255) / 255.0, gamma)
+
+
+def _moire(x: np.ndarray, rng: np.random.Generator, amplitude: float) -> np.ndarray:
+    h, w = x.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    pattern = np.zeros((h, w), np.float32)
+    for _ in range(2):
+        freq = rng.uniform(0.12, 0.45)  # cycles per pixel: beats between two pixel grids
+        angle = rng.uniform(0, np.pi)
+        pattern += np.sin(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle)) + rng.uniform(0, 2 * np.pi))
+    return x * (1.0 + amplitude * pattern[..., None] / 2.0)
+
+
+def _present(rgb: np.ndarray, rng: np.random.Generator, border: tuple[int, int, int], margin: float) -> np.ndarray:
+    """The photo held in front of the camera: shrunk, framed by paper/bezel, on a background."""
+    h, w = rgb.shape[:2]
+    scale = rng.uniform(0.7, 0.92)
+    inner = cv2.resize(rgb, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+    pad = int(max(2, margin * inner.shape[1]))
+    framed = cv2.copyMakeBorder(inner, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=border)
+    background = np.full((h, w, 3), rng.integers(40, 200, size=3), np.float32)
+    background += rng.normal(0, 6, background.shape)
+    fh, fw = framed.shape[:2]
+    if fh > h or fw > w:
+        framed = cv2.resize(framed, (min(fw, w), min(fh, h)))
+        fh, fw = framed.shape[:2]
+    y = int(rng.integers(0, h - fh + 1))
+    x = int(rng.integers(0, w - fw + 1))
+    background[y:y + fh, x:x + fw] = framed
+    # the artefact is seldom held perfectly parallel to the sensor: a mild perspective warp
+    jitter = 0.04 * w
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = src + rng.uniform(-jitter, jitter, src.shape).astype(np.float32)
+    return cv2.warpPerspective(background, cv2.getPerspectiveTransform(src, dst), (w, h),
+                               borderMode=cv2.BORDER_REFLECT)
+
+
+def simulate(rgb: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One simulated recapture of a real photo (RGB uint8 in, RGB uint8 out)."""
+    if kind not in KINDS:
+        raise BadInputError(f"attack kind must be one of {KINDS}, not {kind!r}")
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise BadInputError("simulate expects an H×W×3 uint8 RGB image")
+    x = _jpeg(rgb, int(rng.integers(55, 92))).astype(np.float32)
+    x = _resample(x.astype(np.uint8), rng.uniform(0.35, 0.7)).astype(np.float32)
+    if kind == "print":
+        grey = x.mean(axis=2, keepdims=True)
+        x = grey + rng.uniform(0.55, 0.9) * (x - grey)  # ink gamut: less saturated
+        x = 20 + x * rng.uniform(0.7, 0.9)  # paper white and ink black: lower contrast
+        x = _gamma(x, rng.uniform(0.8, 1.3))
+        if rng.random() < 0.5:
+            x = _moire(x, rng, rng.uniform(0.02, 0.06))  # half-tone beating
+        x = _present(np.clip(x, 0, 255), rng, (int(rng.integers(215, 250)),) * 3, rng.uniform(0.02, 0.12))
+    else:
+        x = x * np.array([rng.uniform(0.9, 1.0), rng.uniform(0.95, 1.02), rng.uniform(1.0, 1.12)], np.float32)
+        x = _gamma(x, rng.uniform(0.7, 1.2)) * rng.uniform(1.0, 1.15)  # emissive, often over-bright
+        x = _moire(x, rng, rng.uniform(0.04, 0.14))
+        x = _present(np.clip(x, 0, 255), rng, tuple(int(v) for v in rng.integers(0, 30, 3)), rng.uniform(0.03, 0.1))
+    sigma = rng.uniform(0.4, 1.4)
+    x = cv2.GaussianBlur(np.clip(x, 0, 255), (0, 0), sigma)
+    x = x + rng.normal(0, rng.uniform(1, 4), x.shape)  # sensor noise of the re-capturing camera
+    return _jpeg(np.clip(x, 0, 255).astype(np.uint8), int(rng.integers(70, 95)))
+
+
+def camera_jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mild capture effects for bona fide images (the same camera JPEG/noise the attacks get)."""
+    x = np.asarray(rgb, np.float32)
+    if rng.random() < 0.5:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.0))
+    x = x + rng.normal(0, rng.uniform(1, 4), x.shape)
+    return _jpeg(np.clip(x, 0, 255).astype(np.uint8), int(rng.integers(70, 95)))

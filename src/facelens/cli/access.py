@@ -1,0 +1,344 @@
+"""`facelens access …` (check, policy set|show, rollback) and the access evaluations under
+`facelens eval …` (fairness, fairness-groups, adaptation, pad): parse, call facelens.access, print."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .evaluate import eval_app
+
+access_app = typer.Typer(help="Access control: liveness + verification decisions per door.", no_args_is_help=True)
+policy_app = typer.Typer(help="Per-door access policies (stored in the gallery database).", no_args_is_help=True)
+access_app.add_typer(policy_app, name="policy")
+
+DB_HELP = "Gallery database: a SQLite file path or a postgresql:// URL (default: $FACELENS_DB or the data dir)."
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(access_app, name="access")
+
+
+def _command() -> str:
+    return "facelens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _open(db: Optional[str]):
+    from ..gallery import Gallery
+
+    return Gallery(db)
+
+
+def _failing(error: Exception):
+    raise error
+    yield  # pragma: no cover - makes this a generator: the failure happens while reading frames
+
+
+@access_app.command("check")
+def check_command(
+    camera: Optional[int] = typer.Option(None, "--camera", help="Webcam index."),
+    video: Optional[Path] = typer.Option(None, "--video", help="Video file."),
+    frames: Optional[Path] = typer.Option(None, "--frames", help="Folder of frames (name order)."),
+    claim: Optional[str] = typer.Option(None, "--claim", help="Claimed identity (1:1); omit for walk-up 1:N."),
+    door: str = typer.Option("default", "--door", help="Door whose stored policy applies."),
+    challenge: Optional[str] = typer.Option(None, "--challenge", help="Fix the challenge: blink, turn_left, turn_right, smile or a sequence a+b."),
+    fps: float = typer.Option(15.0, "--fps", help="Frame rate of a --frames folder (for the challenge time-out)."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision as one JSON object."),
+) -> None:
+    """Decide one access attempt. Exit code 0 whenever the check ran, granted or not."""
+    from ..access import check
+    from ..errors import BadInputError, SourceError
+    from ..video.sources import open_source
+
+    given = [x for x in (camera, video, frames) if x is not None]
+    if len(given) != 1:
+        raise BadInputError("give exactly one of --camera N, --video FILE or --frames DIR")
+    spec = given[0]
+    with _open(db) as gallery:
+        try:
+            source = open_source(spec, fps=fps) if frames is not None else open_source(spec)
+        except SourceError as exc:
+            source = _failing(exc)  # audited as a camera failure by check()
+        def announce(name: str) -> None:  # stderr: --json keeps stdout to the one decision object
+            print(f"challenge: {name.replace('_', ' ').replace('+', ', then ')}", file=sys.stderr, flush=True)
+
+        try:
+            decision = check(source, claim, door, gallery=gallery, challenge=challenge, announce=announce)
+        finally:
+            close = getattr(source, "close", None)
+            if close:
+                close()
+    if as_json:
+        print(json.dumps(decision.to_dict()))
+        return
+    verdict = "GRANTED" if decision.granted else "REFUSED"
+    who = decision.identity or decision.claim or "unknown"
+    print(f"{verdict}: {who} at door {decision.door} (similarity {decision.to_dict()['similarity']:.3f} / "
+          f"threshold {decision.threshold:.3f}; liveness {decision.liveness.challenge} "
+          f"{'passed' if decision.liveness.passed else 'failed'}, score {decision.liveness.score:.2f})")
+    for reason in decision.reasons:
+        print(f"  reason: {reason}")
+
+
+@policy_app.command("set")
+def policy_set(
+    door: str = typer.Option("default", "--door", help="Door or zone name."),
+    far: Optional[float] = typer.Option(None, "--far", help="False-accept rate the threshold is chosen at (1e-3 or 1e-2)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Explicit cosine threshold (overrides --far)."),
+    liveness: Optional[str] = typer.Option(None, "--liveness", help="active, passive, both or none."),
+    challenges: Optional[str] = typer.Option(None, "--challenges", help="Comma list the random challenge is drawn from."),
+    sequence: Optional[int] = typer.Option(None, "--sequence", help="Challenges per attempt (a short sequence)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds allowed for the challenge."),
+    hours: Optional[list[str]] = typer.Option(None, "--hours", help="Allowed hours HH:MM-HH:MM (UTC); repeat; 'always' clears."),
+    max_failures: Optional[int] = typer.Option(None, "--max-failures", help="Failed attempts before a lockout."),
+    lockout: Optional[float] = typer.Option(None, "--lockout", help="Lockout cool-down in seconds."),
+    adaptation: Optional[bool] = typer.Option(None, "--adaptation/--no-adaptation", help="Guarded template adaptation after grants."),
+    keep_images: Optional[bool] = typer.Option(None, "--keep-images/--no-keep-images", help="Store an encrypted face crop with each decision."),
+    passive_threshold: Optional[float] = typer.Option(None, "--passive-threshold", help="Minimum passive liveness score."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the stored policy as JSON."),
+) -> None:
+    """Create or change a door's policy (unnamed settings keep their current values)."""
+    from ..access.policy import Policy, PolicyRow, ensure_tables, set_policy
+
+    with _open(db) as gallery:
+        ensure_tables(gallery)
+        with gallery.store.read() as session:
+            row = session.get(PolicyRow, door)
+        current = Policy.from_dict(json.loads(row.settings)) if row else Policy(door=door)
+        changes = {k: v for k, v in {
+            "liveness": liveness, "sequence_length": sequence, "challenge_timeout_s": timeout,
+            "max_failures": max_failures, "lockout_s": lockout, "adaptation": adaptation,
+            "keep_images": keep_images, "passive_threshold": passive_threshold,
+        }.items() if v is not None}
+        if challenges is not None:
+            changes["challenges"] = tuple(c.strip() for c in challenges.split(",") if c.strip())
+        if hours is not None:
+            changes["allowed_hours"] = () if hours == ["always"] else tuple(hours)
+        if far is not None:
+            changes.update(far=far, threshold=None, threshold_source="")
+        if threshold is not None:
+            changes.update(threshold=threshold, threshold_source="set explicitly by `facelens access policy set`")
+        stored = set_policy(gallery, dataclasses.replace(current, **changes))
+    print(json.dumps(stored.to_dict()) if as_json else f"policy for door {stored.door!r} stored: "
+          f"threshold {stored.threshold:.4f} ({stored.threshold_source}), liveness {stored.liveness}, "
+          f"lockout after {stored.max_failures} failures for {stored.lockout_s:g} s")
+
+
+@policy_app.command("show")
+def policy_show(
+    door: Optional[str] = typer.Option(None, "--door", help="One door (default: all stored policies)."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show stored policies (or the default a door without one would get)."""
+    from ..access.policy import get_policy, list_policies
+
+    with _open(db) as gallery:
+        policies = [get_policy(gallery, door)] if door else list_policies(gallery)
+    if as_json:
+        print(json.dumps({"policies": [p.to_dict() for p in policies]}))
+        return
+    if not policies:
+        print("no policies stored (doors use the default policy)")
+    for p in policies:
+        print(json.dumps(p.to_dict(), indent=1))
+
+
+@access_app.command("rollback")
+def rollback_command(
+    name: str = typer.Argument(..., help="Identity whose adaptive templates are removed."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Restore the enrolment state of NAME (remove every adaptive template; audited)."""
+    from ..access.adaptation import rollback
+
+    with _open(db) as gallery:
+        result = rollback(gallery, name)
+    print(json.dumps(result) if as_json else
+          f"{name}: removed {sum(result['removed'].values())} adaptive template(s); enrolment templates kept: "
+          + ", ".join(f"{m} {n}" for m, n in result["enrolment_templates"].items()))
+
+
+# ---------------------------------------------------------------- evaluations (under `facelens eval`)
+
+
+@eval_app.command("fairness")
+def fairness_command(
+    pairs: Path = typer.Option(..., help="LFW-style pairs file."),
+    images: Path = typer.Option(..., help="Folder holding NAME/NAME_0001.jpg images."),
+    groups: Path = typer.Option(..., help="CSV image,group (make one with `facelens eval fairness-groups`)."),
+    model: str = typer.Option("mobilefacenet", help="mobilefacenet or dlib."),
+    threshold: Optional[float] = typer.Option(None, help="Operating threshold (default: the calibrated FAR points)."),
+    detector: str = typer.Option("blazeface", help="Detector used to find each face."),
+    cache: Optional[Path] = typer.Option(None, help="Embeddings cache .npz (default OUT/embeddings-DETECTOR.npz)."),
+    out: Path = typer.Option(Path("runs/eval-fairness"), help="Folder for report.json, table.md and fairness.png."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
+) -> None:
+    """FMR and FNMR per group at the operating threshold, 95 % intervals, ratios between groups."""
+    import numpy as np
+
+    from ..access import fairness as fx
+    from ..errors import BadInputError
+    from ..evaluation import verification as ev
+
+    if not images.is_dir():
+        raise BadInputError(f"{images}: not a folder of images")
+    pair_list = ev.parse_pairs(pairs)
+    names = sorted({p.first for p in pair_list} | {p.second for p in pair_list})
+    labels = fx.read_groups(groups)
+    embeddings = ev.embed_images(images, names, [model], detector, cache=cache or out / f"embeddings-{detector}.npz")
+    scores = ev.pair_scores(pair_list, embeddings, model)
+    info = fx.pair_groups(pair_list, labels)
+    points: dict[str, tuple[float, str]] = {}
+    if threshold is not None:
+        points["given"] = (threshold, "--threshold")
+    else:
+        impostors = scores[~np.array([p.same for p in pair_list])]
+        for name, far in (("far_1e-3", 1e-3), ("far_1e-2", 1e-2)):
+            try:
+                from ..verification import threshold as calibrated
+
+                points[name] = (calibrated(model, name)[0], "calibration/verification.json")
+            except BadInputError:
+                points[name] = (ev.threshold_at_far(impostors, far), f"FAR {far:g} on these pairs' impostors (not calibrated)")
+    report = {"pairs": len(pair_list), "model": model, "groups_file": str(groups), "command": _command(),
+              "operating_points": {}}
+    named = sorted({i.group for i in info} - {fx.MIXED, "unlabelled"})
+    for point, (value, source) in points.items():
+        table = fx.rates(scores, info, value)
+        entry = {"threshold": value, "threshold_source": source, "groups": table, "ratios": {}}
+        if len(named) >= 2:
+            a, b = named[0], named[1]
+            entry["ratios"] = fx.ratio_ci(scores, info, value, a, b)
+        report["operating_points"][point] = entry
+    out.mkdir(parents=True, exist_ok=True)
+    ev.write_json(out / "report.json", report)
+    fx.plot(report, out / "fairness.png", f"{pairs.name}: FMR / FNMR per group ({model})")
+    (out / "table.md").write_text(_fairness_table(report))
+    if as_json:
+        print(json.dumps(report, default=float))
+    else:
+        print(_fairness_table(report))
+        print(f"report: {out / 'report.json'}, plot: {out / 'fairness.png'}")
+
+
+def _pct(value, ci=None) -> str:
+    if value is None:
+        return "–"
+    text = f"{100 * value:.2f} %"
+    return text + (f" [{100 * ci[0]:.2f}, {100 * ci[1]:.2f}]" if ci else "")
+
+
+def _fairness_table(report: dict) -> str:
+    lines = []
+    for point, entry in report["operating_points"].items():
+        lines.append(f"\n**{point}** — threshold {entry['threshold']:.4f} ({entry['threshold_source']})\n")
+        lines.append("| group | impostor pairs | false matches | FMR [95 % CI] | genuine pairs | false non-matches | FNMR [95 % CI] |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for group, row in entry["groups"].items():
+            lines.append(f"| {group} | {row['impostor_pairs']} | {row['false_matches']} | {_pct(row['fmr'], row['fmr_ci95'])} "
+                         f"| {row['genuine_pairs']} | {row['false_non_matches']} | {_pct(row['fnmr'], row['fnmr_ci95'])} |")
+        for kind, ratio in entry.get("ratios", {}).items():
+            if ratio["ratio"] is None:
+                lines.append(f"\n{kind.upper()} ratio {ratio['of']}: {ratio['note']}")
+                continue
+            low, high = ratio["ci95"]
+            lines.append(f"\n{kind.upper()} ratio {ratio['of']}: {ratio['ratio']:.2f} (people-bootstrap 95 % CI "
+                         f"{low:.2f} – {high:.2f}; {ratio['usable_bootstrap_rounds']} usable rounds)")
+    return "\n".join(lines) + "\n"
+
+
+@eval_app.command("fairness-groups")
+def fairness_groups_command(
+    lists: list[str] = typer.Option(..., "--list", help="GROUP=FILE with one image file name per line; repeat."),
+    out: Path = typer.Option(..., "--out", help="CSV to write (image,group)."),
+) -> None:
+    """Build the groups CSV from per-group name lists (e.g. LFW female_names.txt / male_names.txt)."""
+    from ..access.fairness import groups_from_lists
+    from ..errors import BadInputError
+
+    parsed = {}
+    for item in lists:
+        if "=" not in item:
+            raise BadInputError(f"--list takes GROUP=FILE, not {item!r}")
+        group, path = item.split("=", 1)
+        parsed[group.strip()] = Path(path)
+    count, conflicts = groups_from_lists(parsed, out)
+    print(f"{out}: {count} images in {len(parsed)} groups"
+          + (f"; left out {len(conflicts)} listed in several groups: {', '.join(conflicts[:5])}" if conflicts else ""))
+
+
+@eval_app.command("adaptation")
+def adaptation_command(
+    cache: Path = typer.Option(..., help="Embeddings .npz of LFW images (names + model arrays; from `facelens eval verification`)."),
+    threshold: Optional[float] = typer.Option(None, help="Operating threshold (default: calibrated FAR 1e-3)."),
+    fixed_fmr: bool = typer.Option(True, "--fixed-fmr/--fixed-threshold", help="Re-threshold each mode to the no-adaptation FMR."),
+    min_images: int = typer.Option(8, help="People with at least this many images stream probes."),
+    rounds: int = typer.Option(5, help="Times the look-alike attacker presents all their images."),
+    seed: int = typer.Option(0),
+    model: str = typer.Option("mobilefacenet"),
+    out: Path = typer.Option(Path("runs/eval-adaptation"), help="Folder for report.json."),
+) -> None:
+    """FNMR without/with guarded adaptation at a fixed FMR, and a look-alike poisoning attempt."""
+    from ..access import adapt_eval
+    from ..evaluation.verification import write_json
+
+    if threshold is None:
+        from ..verification import threshold as calibrated
+
+        threshold = calibrated(model, "far_1e-3")[0]
+    report = adapt_eval.run(cache, threshold, min_images=min_images, seed=seed, rounds=rounds, model=model,
+                            command=_command())
+    if fixed_fmr:
+        target = report["modes"]["none"]["fmr_outsiders"]
+        report = adapt_eval.run(cache, threshold, min_images=min_images, seed=seed, rounds=rounds, model=model,
+                                fixed_fmr=target, command=_command())
+    write_json(out / "report.json", report)
+    print("| mode | threshold | FNMR | FNMR late half | outsider FMR | look-alike acceptance: round 1 → later rounds | templates added |")
+    print("|---|---|---|---|---|---|---|")
+    for mode, row in report["modes"].items():
+        p = row["poisoning"]
+        print(f"| {mode} | {row['threshold']:.4f} | {100 * row['fnmr']:.2f} % | {100 * row['fnmr_late_half']:.2f} % | "
+              f"{100 * row['fmr_outsiders']:.3f} % | {100 * p['first_round_acceptance']:.1f} % → {100 * p['last_rounds_acceptance']:.1f} % | "
+              f"{row['adaptive_templates_added']} |")
+    print(f"report: {out / 'report.json'}")
+
+
+@eval_app.command("pad")
+def pad_command(
+    lfw: Path = typer.Option(..., "--lfw", help="LFW images folder (NAME/NAME_0001.jpg): real photos the attacks are made from."),
+    out: Path = typer.Option(Path("runs/eval-pad"), help="Folder for report, plot and feature caches."),
+    limit: int = typer.Option(1500, help="People used (first LFW images after a seeded shuffle)."),
+    seed: int = typer.Option(0),
+    write_model: bool = typer.Option(False, "--write-model", help="Write the trained model into the package."),
+    bona_fide: Optional[list[Path]] = typer.Option(None, "--bona-fide", help="Folder of other real images: BPCER outside LFW; repeat."),
+) -> None:
+    """Passive liveness: simulated print/screen attacks, APCER/BPCER (ISO/IEC 30107-3) split by person."""
+    from ..access import pad_eval
+    from ..access.liveness_passive import MODEL_FILE, PassiveModel
+
+    report, record = pad_eval.run(lfw, out, seed=seed, limit=limit, command=_command())
+    if bona_fide:
+        report["bona_fide_elsewhere"] = pad_eval.bona_fide_check(bona_fide, PassiveModel(record))
+        (out / "pad-report.json").write_text(json.dumps(report, indent=2) + "\n")
+        for folder, row in report["bona_fide_elsewhere"].items():
+            print(f"real images in {folder}: BPCER {row['bpcer']} over {row['images'] - row['no_face']} faces "
+                  f"({row['no_face']} without a detected face)")
+    (out / "passive_model.json").write_text(json.dumps(record, indent=1) + "\n")
+    if write_model:
+        MODEL_FILE.write_text(json.dumps(record, indent=1) + "\n")
+    at = report["at_model_threshold"]
+    print(f"SIMULATED attacks, test people: BPCER {100 * at['bpcer']:.2f} %, "
+          + ", ".join(f"APCER {k} {100 * v['apcer']:.2f} %" for k, v in at["apcer"].items()))
+    for target, row in report["apcer_at_bpcer"].items():
+        print(f"at BPCER {float(target) * 100:g} %: worst APCER {100 * row['apcer_worst']:.2f} % (threshold {row['threshold']:.3f})")
+    print(f"report: {out / 'pad-report.json'}" + (f"; model written to {MODEL_FILE}" if write_model else ""))

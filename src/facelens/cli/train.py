@@ -1,0 +1,169 @@
+"""`facelens train …`: train, evaluate and export the research models (needs the [train] extra).
+
+torch is imported only inside the commands, so `facelens --help` and every other command work
+without it; a train command without torch says how to install it.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import FacelensError
+
+EMOTION_ARCHS = "seed002_cnn, cnn_bilstm, cnn_bilstm_attn, facelens_cnn"
+EYES_ARCHS = "mobilenetv2, inception_small"
+
+
+def _require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise FacelensError(
+            "training needs PyTorch, which is an optional extra: pip install -e '.[train]'"
+        ) from None
+
+
+def _emit(obj: dict) -> None:
+    typer.echo(json.dumps(obj, indent=None, default=str))
+
+
+def _summary_line(run_dir: Path, summary: dict) -> dict:
+    if "evaluations" not in summary:  # cross-validation
+        return {"run": str(run_dir), **summary}
+    return {
+        "run": str(run_dir),
+        "params": summary["params"],
+        "epochs": summary["epochs_done"],
+        "train_seconds": round(summary["train_seconds"], 1),
+        "inference_ms": summary["inference_ms"],
+        **{f"{name}_accuracy": round(m["accuracy"], 4) for name, m in summary["evaluations"].items()},
+        **{f"{name}_macro_f1": round(m["macro_f1"], 4) for name, m in summary["evaluations"].items()},
+        "report": str(run_dir / "report.md"),
+    }
+
+
+def _train(task: str, data: Path, arch: str, epochs: int, batch_size: int, folds: int, out: Path,
+           resume: bool, seed: int, lr: float, split: str, val_fraction: float, balance: str,
+           augment: bool, max_train: int, cache_dir: Path | None, progress: bool) -> None:
+    _require_torch()
+    from ..train.pipeline import TASK_INPUT, run
+    from ..train.trainer import TrainConfig
+
+    size, channels = TASK_INPUT[task]
+    cfg = TrainConfig(task=task, arch=arch, data=str(data), epochs=epochs or 10, batch_size=batch_size,
+                      lr=lr, seed=seed, balance=balance, augment=augment, val_fraction=val_fraction,
+                      split=split, folds=folds, size=size, channels=channels, max_train=max_train,
+                      command="facelens " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    summary = run(cfg, out, resume=resume, progress=progress, cache_dir=cache_dir,
+                  epochs=epochs if resume else None)
+    _emit(_summary_line(out, summary))
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Train, evaluate and export the research models (pip install -e '.[train]').",
+                        no_args_is_help=True)
+    app.add_typer(group, name="train")
+
+    common = dict(
+        epochs=typer.Option(None, "--epochs", min=1, help="training epochs (default 10; with --resume: "
+                            "a new total that shortens or extends the run)"),
+        batch_size=typer.Option(64, "--batch-size", min=1),
+        folds=typer.Option(0, "--folds", min=0, help="k-fold cross-validation over the training data (0: off)"),
+        resume=typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
+        seed=typer.Option(0, "--seed"),
+        lr=typer.Option(2e-3, "--lr", help="peak learning rate (AdamW, one-cycle schedule)"),
+        val_fraction=typer.Option(0.1, "--val-fraction", help="held out of training for model selection"),
+        augment=typer.Option(True, "--augment/--no-augment"),
+        max_train=typer.Option(0, "--max-train", help="train on a fixed-seed subset of this many images"),
+        progress=typer.Option(True, "--progress/--no-progress"),
+    )
+
+    @group.command("emotion")
+    def emotion(
+        data: Path = typer.Option(..., "--data", help="folder with train/ and test/ class folders, "
+                                  "one folder of class folders, or fer2013.csv"),
+        arch: str = typer.Option("facelens_cnn", "--arch", help=EMOTION_ARCHS),
+        out: Path = typer.Option(..., "--out", help="run folder"),
+        split: str = typer.Option("", "--split", help="test split when the data has none, e.g. 80/20, 70/30"),
+        balance: str = typer.Option("none", "--balance", help="none, weights or resample"),
+        epochs: int | None = common["epochs"], batch_size: int = common["batch_size"],
+        folds: int = common["folds"], resume: bool = common["resume"], seed: int = common["seed"],
+        lr: float = common["lr"], val_fraction: float = common["val_fraction"],
+        augment: bool = common["augment"], max_train: int = common["max_train"],
+        progress: bool = common["progress"],
+    ) -> None:
+        """Train a 7-class expression model (48×48 grey), e.g. on FER2013."""
+        _train("emotion", data, arch, epochs, batch_size, folds, out, resume, seed, lr, split,
+               val_fraction, balance, augment, max_train, None, progress)
+
+    @group.command("gender-eyes")
+    def gender_eyes(
+        data: Path = typer.Option(..., "--data", help="LFW folder (images/, female_names.txt, male_names.txt) "
+                                  "or a folder with female/ and male/ eye crops"),
+        arch: str = typer.Option("mobilenetv2", "--arch", help=EYES_ARCHS),
+        out: Path = typer.Option(..., "--out", help="run folder"),
+        split: str = typer.Option("80/20", "--split", help="test split by person: 80/20 or 70/30"),
+        balance: str = typer.Option("weights", "--balance", help="none, weights or resample"),
+        cache: Path = typer.Option(None, "--cache", help="folder to keep the cut eye crops in (.npz)"),
+        epochs: int | None = common["epochs"], batch_size: int = common["batch_size"],
+        folds: int = common["folds"], resume: bool = common["resume"], seed: int = common["seed"],
+        lr: float = common["lr"], val_fraction: float = common["val_fraction"],
+        augment: bool = common["augment"], max_train: int = common["max_train"],
+        progress: bool = common["progress"],
+    ) -> None:
+        """Train gender from the periocular region (eye crops cut with the detector's keypoints)."""
+        _train("gender_eyes", data, arch, epochs, batch_size, folds, out, resume, seed, lr, split,
+               val_fraction, balance, augment, max_train, cache, progress)
+
+    @group.command("evaluate")
+    def evaluate(
+        run_dir: Path = typer.Argument(..., help="a finished run folder"),
+        data: Path = typer.Option(None, "--data", help="a folder of class folders or fer2013.csv to score "
+                                  "(default: the run's own report)"),
+    ) -> None:
+        """Score a trained run on a labelled image set (accuracy, per-class P/R/F1, confusion)."""
+        _require_torch()
+        from ..train.evaluate import evaluate_run
+
+        _emit(evaluate_run(run_dir, data))
+
+    @group.command("finish")
+    def finish(
+        run_dir: Path = typer.Argument(..., help="an interrupted run folder"),
+        cache: Path = typer.Option(None, "--cache", help="eye-crop cache folder used by the run"),
+    ) -> None:
+        """Write model.pt and the report of an interrupted run from its last checkpoint."""
+        _require_torch()
+        from ..train.pipeline import finish_from_checkpoint
+
+        _emit(_summary_line(run_dir, finish_from_checkpoint(run_dir, cache)))
+
+    @group.command("export")
+    def export(
+        run_dir: Path = typer.Argument(..., help="a finished run folder"),
+        out: Path = typer.Option(..., "--out", help="model folder to write (model.onnx, spec.json, README.md)"),
+        opset: int = typer.Option(17, "--opset", min=17),
+    ) -> None:
+        """Export a run to ONNX, check it against PyTorch in onnxruntime, write spec.json + README."""
+        _require_torch()
+        from ..train.export import export_run
+
+        _emit(export_run(run_dir, out, opset=opset))
+
+    @group.command("archs")
+    def archs() -> None:
+        """List the architectures with their parameter counts."""
+        _require_torch()
+        from ..train.architectures import ARCHS, build, count_parameters
+
+        rows = {}
+        for name, info in ARCHS.items():
+            channels = 1 if info.task == "emotion" else 3
+            model = build(name, 7 if info.task == "emotion" else 2, channels)
+            rows[name] = {"task": info.task, "params": count_parameters(model), "note": info.note}
+        _emit(rows)

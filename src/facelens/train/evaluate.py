@@ -1,0 +1,37 @@
+"""`facelens train evaluate`: score a finished run on a labelled image set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import BadInputError, NotFoundError
+from . import report
+from .datasets import load_fer_csv, load_folder
+from .trainer import evaluate_model, load_run_model
+
+
+def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict:
+    """Accuracy, per-class P/R/F1 and confusion matrix of the run's kept model on ``data``
+    (a folder of class folders or a FER2013 CSV, scored on every Usage part). Without ``data``
+    the run's own stored evaluation is returned. Writes confusion_eval_<part>.png in the run."""
+    run_dir = Path(run_dir)
+    if data is None:
+        summary = run_dir / "summary.json"
+        if not summary.is_file():
+            raise NotFoundError(f"{summary}: the run has not finished; pass --data to score it")
+        return json.loads(summary.read_text(encoding="utf-8"))["evaluations"]
+    model, spec, payload = load_run_model(run_dir)
+    data = Path(data)
+    if data.suffix.lower() == ".csv":
+        parts = load_fer_csv(data)
+    else:
+        parts = {data.name: load_folder(data, spec.size, spec.channels, classes=payload["classes"])}
+    out = {}
+    for name, images in parts.items():
+        if list(images.classes) != list(payload["classes"]):
+            raise BadInputError(f"{data}: classes {images.classes} differ from the model's {payload['classes']}")
+        metrics = evaluate_model(model, spec, images)
+        report.plot_confusion(metrics, run_dir / f"confusion_eval_{name}.png")
+        out[name] = metrics
+    return out
