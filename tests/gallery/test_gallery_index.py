@@ -23,12 +23,12 @@ def test_exact_and_hnsw_agree(rng):
     queries = vectors[:200] + 0.05 * _unit(rng, 200, 64)
     (ek, es), (hk, hs) = exact.search(queries, 5), hnsw.search(queries, 5)
     assert (ek[:, 0] == hk[:, 0]).mean() >= 0.99
-    assert np.allclose(es[:, 0], hs[:, 0], atol=1e-4)
+    assert np.allclose(es[:, 0], hs[:, 0], atol=3e-3)  # HNSW holds float16
     exact.remove(keys[:100])
     hnsw.remove(keys[:100])
     assert len(exact) == len(hnsw) == 2900
     assert not np.isin(keys[:100], hnsw.search(vectors[:100], 3)[0]).any()
-    assert np.allclose(hnsw.get(keys[200:203]), vectors[200:203], atol=1e-6)
+    assert np.allclose(hnsw.get(keys[200:203]), vectors[200:203], atol=2e-3)
     assert np.allclose(exact.get(keys[200:203]), vectors[200:203])
 
 

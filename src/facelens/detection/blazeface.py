@@ -131,12 +131,20 @@ def _letterbox(rgb: np.ndarray, size: int):
     height, width = rgb.shape[:2]
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(rgb, (new_w, new_h), interpolation=interpolation)
+    resized = _shrink(rgb, new_w, new_h) if scale < 1 else cv2.resize(rgb, (new_w, new_h))
     pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
     canvas = np.zeros((size, size, 3), dtype=np.float32)
     canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized.astype(np.float32) / 127.5 - 1.0
     return canvas[None], scale, pad_x, pad_y
+
+
+def _shrink(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Anti-aliased downscale. INTER_AREA straight from 1080p costs ~6 ms (more than the model);
+    a bilinear step to twice the target first, then INTER_AREA, costs ~0.9 ms and looks the same
+    to the detector."""
+    if rgb.shape[1] > 4 * width:
+        rgb = cv2.resize(rgb, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def _tiles(rgb: np.ndarray, tile: int):
