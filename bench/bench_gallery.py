@@ -41,12 +41,26 @@ def rss_mb() -> float:
     return float("nan")
 
 
+SHAPE: tuple[np.ndarray, np.ndarray] | None = None  # (mean, covariance factor) of real embeddings
+
+
 def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """n unit vectors: isotropic Gaussian, or with ``--like``'s mean and covariance."""
     out = np.empty((n, dim), np.float32)
     for start in range(0, n, 100_000):
         block = rng.standard_normal((min(100_000, n - start), dim), dtype=np.float32)
+        if SHAPE is not None:
+            block = block @ SHAPE[1].T + SHAPE[0]
         out[start:start + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
+
+
+def fit_shape(path: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+    real = np.load(path)[key].astype(np.float64)
+    mean = real.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov(real - mean, rowvar=False))
+    factor = vectors * np.sqrt(np.clip(values, 0, None))
+    return mean.astype(np.float32), factor.astype(np.float32)
 
 
 def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
@@ -81,7 +95,8 @@ def latency(fn, queries: np.ndarray) -> dict:
 
 
 def bench_usearch_vs_faiss(vectors, mated, truth, args) -> dict:
-    """Same vectors, same HNSW parameters (M=16, efConstruction=128, efSearch=64), 2 threads."""
+    """Same vectors, same HNSW parameters (M=16, efConstruction=64, efSearch=64), 2 threads.
+    usearch as the gallery uses it (float16 storage); faiss IndexHNSWFlat (float32 only)."""
     from facelens.gallery.index import HNSWIndex
 
     out = {}
@@ -89,7 +104,7 @@ def bench_usearch_vs_faiss(vectors, mated, truth, args) -> dict:
     gc.collect()
     before = rss_mb()
     start = time.perf_counter()
-    index = HNSWIndex(vectors.shape[1], connectivity=16, expansion_add=128, expansion_search=64)
+    index = HNSWIndex(vectors.shape[1], connectivity=16, expansion_add=64, expansion_search=64)
     index.add(keys, vectors)
     build = time.perf_counter() - start
     found = index.search(mated, 10)[0]
@@ -107,7 +122,7 @@ def bench_usearch_vs_faiss(vectors, mated, truth, args) -> dict:
     before = rss_mb()
     start = time.perf_counter()
     findex = faiss.IndexHNSWFlat(vectors.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
-    findex.hnsw.efConstruction = 128
+    findex.hnsw.efConstruction = 64
     findex.add(vectors)
     build = time.perf_counter() - start
     findex.hnsw.efSearch = 64
@@ -129,6 +144,10 @@ def main() -> None:
     parser.add_argument("--faiss", action="store_true", help="only compare usearch and faiss-cpu HNSW on --n vectors")
     parser.add_argument("--exact-sweep", action="store_true",
                         help="only time exact (numpy) search at 10k…200k templates: where auto switches to HNSW")
+    parser.add_argument("--like", type=Path, default=None,
+                        help="npz of real embeddings (e.g. the LFW cache of `facelens gallery evaluate --cache`): "
+                             "draw synthetic vectors with their mean and covariance instead of isotropic ones")
+    parser.add_argument("--like-key", default="mobilefacenet")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir, removed)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -138,6 +157,10 @@ def main() -> None:
 
     os.environ.setdefault("FACELENS_KEY", base64.b64encode(os.urandom(32)).decode())
     rng = np.random.default_rng(0)
+    global SHAPE
+    if args.like:
+        SHAPE = fit_shape(args.like, args.like_key)
+        args.dim = SHAPE[0].size
     if args.exact_sweep:
         sweep = {}
         for n in (10_000, 20_000, 50_000, 100_000, 200_000):
@@ -150,7 +173,8 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     report: dict = {"n": args.n, "dim": args.dim, "cpu_count": os.cpu_count(), "threads": args.threads or os.cpu_count(),
-                    "load_average_at_start": [round(v, 1) for v in os.getloadavg()]}
+                    "load_average_at_start": [round(v, 1) for v in os.getloadavg()],
+                    "vectors": f"Gaussian with the mean/covariance of {args.like}" if args.like else "isotropic Gaussian"}
     t0 = time.perf_counter()
     vectors = unit(rng, args.n, args.dim)
     picked = rng.choice(args.n, size=args.queries, replace=False)
@@ -218,7 +242,7 @@ def main() -> None:
             report["recall_nonmated"] = {"recall@1": recall(found_non, truth_non, 1), "recall@10": recall(found_non, truth_non, 10)}
             report["search_index_only"] = latency(lambda q: index.search(q[None], 10), mated)
             sweep = {}
-            for ef in (32, 64, 128, 256):
+            for ef in (64, 128, 256, 512):
                 index._index.expansion_search = ef
                 hits = index.search(mated, 10)[0] - 1
                 sweep[ef] = {"recall@1": recall(hits, truth_mated, 1), "recall@10": recall(hits, truth_mated, 10),

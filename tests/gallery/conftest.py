@@ -58,7 +58,7 @@ def _free_port() -> int:
 def pg_server():
     """Base URL of a PostgreSQL server started for this test session (skips with a reason)."""
     try:
-        import psycopg  # noqa: F401
+        import psycopg  # noqa: F401  (only: is the driver installed?)
     except ImportError:
         pytest.skip("PostgreSQL tests need psycopg: pip install 'psycopg[binary]'")
     binaries = _pg_binaries()

@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 
 from facelens.cli.app import run_cli
 
@@ -90,8 +89,6 @@ def test_wrong_key_and_foreign_file_exit_codes(tmp_path, capsys, monkeypatch):
 
 
 def test_cluster_and_promote(tmp_path, capsys, fixture_embeddings):
-    import numpy as np
-
     from facelens.gallery import Gallery
 
     db = str(tmp_path / "g.db")

@@ -24,7 +24,7 @@ def _register() -> None:
     from . import core  # detect, embed, verify, models, demo
 
     core.register(app)
-    for module_name in ("evaluate", "gallery", "attributes", "video", "train", "access"):
+    for module_name in ("evaluate", "gallery", "attributes", "video", "train", "access", "service"):
         try:
             module = __import__(f"facelens.cli.{module_name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -148,12 +148,13 @@ def register(app: typer.Typer) -> None:
         run_dir: Path = typer.Argument(..., help="a finished run folder"),
         out: Path = typer.Option(..., "--out", help="model folder to write (model.onnx, spec.json, README.md)"),
         opset: int = typer.Option(17, "--opset", min=17),
+        note: str = typer.Option("", "--note", help="a paragraph added to the README (e.g. how the run was resumed)"),
     ) -> None:
         """Export a run to ONNX, check it against PyTorch in onnxruntime, write spec.json + README."""
         _require_torch()
         from ..train.export import export_run
 
-        _emit(export_run(run_dir, out, opset=opset))
+        _emit(export_run(run_dir, out, opset=opset, note=note))
 
     @group.command("archs")
     def archs() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 

@@ -175,6 +175,32 @@ MODELS: dict[str, ModelSpec] = {
             output_spec="81 age-bin probabilities; bin weights in manifest.json",
             extra_files=("manifest.json",),
         ),
+        ModelSpec(
+            name="emotion_facelens_cnn",
+            role="7-class facial expression, trained by `facelens train`",
+            filename="emotion_facelens_cnn.onnx",
+            sha256="1de3a1e39baa5c52808c07850ea8eba79a61705c2400ceb3742c2d7310e77916",
+            size_bytes=1457743,
+            source=Source("facelens", "facelens-train", "fer_seed002", "runs/train/fer_seed002"),
+            licence="Apache-2.0 (facelens's own weights; training data FER2013: research use)",
+            input_spec="N×1×48×48 float32 grey, (x/255 − mean) / std from spec.json",
+            output_spec="7 logits: angry, disgust, fear, happy, sad, surprise, neutral",
+            notes="seed 002 CNN (363,655 params) from scratch; FER2013 test accuracy 56.9 % (docs/training.md)",
+            extra_files=("spec.json", "README.md"),
+        ),
+        ModelSpec(
+            name="gender_eyes_facelens",
+            role="gender from the eye region (periocular), trained by `facelens train`",
+            filename="gender_eyes_facelens.onnx",
+            sha256="094347dabe43e5cb4b02843fc377e42224a594382ab171c32a781e2a601f7aa0",
+            size_bytes=692924,
+            source=Source("facelens", "facelens-train", "eyes_inception", "runs/train/eyes_inception"),
+            licence="Apache-2.0 (facelens's own weights; training data LFW: research use)",
+            input_spec="N×3×40×80 float32 rgb, (x/255 − mean) / std from spec.json",
+            output_spec="2 logits: female, male",
+            notes="InceptionV3-style, 170,770 params, from scratch; LFW eye bands, test by person 91.7 % (docs/training.md)",
+            extra_files=("spec.json", "README.md"),
+        ),
     )
 }
 

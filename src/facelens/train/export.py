@@ -80,7 +80,8 @@ def spec_json(task: str, spec: InputSpec, labels: list[str]) -> dict:
     return {"task": TASK_LABELS[task], "input": spec.to_json(), "labels": list(labels), "output": "logits"}
 
 
-def export_run(run_dir: str | Path, out_dir: str | Path, opset: int = 17, name: str | None = None) -> dict:
+def export_run(run_dir: str | Path, out_dir: str | Path, opset: int = 17, name: str | None = None,
+               note: str = "") -> dict:
     """Export ``run_dir``'s kept model into ``out_dir``; returns what was written and measured."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model, spec, payload = load_run_model(run_dir)
@@ -95,11 +96,12 @@ def export_run(run_dir: str | Path, out_dir: str | Path, opset: int = 17, name: 
     latency = onnx_ms(onnx_path, spec)
     info = {"onnx": str(onnx_path), "sha256": sha256_of(onnx_path), "size_bytes": onnx_path.stat().st_size,
             "max_abs_diff_vs_torch": diff, "onnx_cpu_ms_1thread": latency, "opset": opset}
-    _write_readme(out_dir, name, run_dir, payload, spec_doc, info)
+    _write_readme(out_dir, name, run_dir, payload, spec_doc, info, note)
     return info
 
 
-def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_doc: dict, info: dict) -> None:
+def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_doc: dict, info: dict,
+                  note: str = "") -> None:
     summary_path = run_dir / "summary.json"
     config_path = run_dir / "config.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
@@ -117,8 +119,9 @@ def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_d
              f"- parameters: {summary.get('params', '?'):,}" if summary else "- parameters: ?",
              f"- data: `{cfg.get('data', '?')}`; split: {summary.get('split', '?')}",
              f"- training: {summary.get('epochs_done', '?')} epochs, batch {cfg.get('batch_size', '?')}, "
-             f"seed {cfg.get('seed', '?')}, {summary.get('train_seconds', 0) / 60:.1f} min on 2 shared CPU cores "
-             f"(kept epoch {summary.get('selected_epoch', '?')}, best validation accuracy)",
+             f"seed {cfg.get('seed', '?')}, one thread; {summary.get('train_seconds', 0) / 60:.1f} min wall time "
+             "on 2 CPU cores shared with other jobs (kept epoch "
+             f"{summary.get('selected_epoch', '?')}, best validation accuracy)",
              f"- command: `{cfg.get('command', '?')}`",
              f"- speed: {info['onnx_cpu_ms_1thread']} ms CPU time per face (onnxruntime, 1 thread, batch 1, "
              "model call only, this machine)",
@@ -131,6 +134,8 @@ def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_d
         for cls, row in metrics["per_class"].items():
             lines.append(f"| {cls} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
         lines.append("")
+    if note:
+        lines += ["## Notes", "", note, ""]
     lines += ["Licence: the weights are facelens's own (Apache-2.0, like the code); the training data's",
               "terms (FER2013: ICML 2013 challenge data, research use; LFW: UMass research benchmark)",
               "apply to the data, which is not shipped.", ""]
