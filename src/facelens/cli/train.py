@@ -65,7 +65,8 @@ def _train(task: str, data: Path, arch: str, epochs: int, batch_size: int, folds
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Train, evaluate and export the research models (pip install -e '.[train]').",
+    group = typer.Typer(help="Train, evaluate and export the research models "
+                        "(needs the train extra: pip install -e '.\\[train]').",
                         no_args_is_help=True)
     app.add_typer(group, name="train")
 

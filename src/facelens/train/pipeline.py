@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError, NotFoundError
+from .architectures import ARCHS
 from .datasets import EYE_SIZE, ImageSet, load_fer_csv, load_folder, load_lfw_eyes
 from .splits import kfold, parse_split, stratified_split
 from .trainer import TrainConfig, Trainer, _log, finish_run
@@ -82,6 +83,8 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = 
             cfg.epochs = epochs
     elif (run_dir / "checkpoint.pt").exists():
         raise BadInputError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
+    if cfg.arch not in ARCHS:  # before minutes of data loading
+        raise BadInputError(f"unknown architecture {cfg.arch!r}; known: {', '.join(ARCHS)}")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_json(), indent=2), encoding="utf-8")
     pool, tests, note = load_task_data(cfg, cache_dir)
