@@ -70,6 +70,16 @@ def verify(a: ImageLike | np.ndarray, b: ImageLike | np.ndarray, model: str = DE
                         model=model, operating_point=point, face_a=face_a, face_b=face_b)
 
 
+def identify(image: ImageLike | np.ndarray, db: str | None = None, top_k: int = 5,
+             model: str = DEFAULT_MODEL, **options: Any):
+    """Who is in the image? One result per face against the gallery at ``db`` (default
+    $FACELENS_DB): identity (None = unknown, open-set), similarity and top-k candidates."""
+    from .gallery import Gallery
+
+    with Gallery(db) as gallery:
+        return gallery.identify(image, top_k=top_k, model=model, **options)
+
+
 def analyze(image: ImageLike, actions=("emotion", "gender", "age"), detector: str = DEFAULT_DETECTOR,
             channels: Channels = "bgr", **options: Any) -> list[Face]:
     """Faces with the attributes asked for: emotion, gender, age, mesh, gender_eyes."""
@@ -86,7 +96,7 @@ def _as_face(item, model, detector, face, channels, name) -> Face:
 
 
 __all__ = [
-    "BadInputError", "Face", "analyze", "FacelensError", "ModelError", "MultipleFacesError", "NoFaceError",
+    "BadInputError", "Face", "analyze", "identify", "FacelensError", "ModelError", "MultipleFacesError", "NoFaceError",
     "Quality", "Verification", "detect", "embed", "errors", "load_image", "represent", "verify",
     "choose_faces",
 ]

@@ -16,6 +16,9 @@ eval_app = typer.Typer(help="Evaluate models on labelled data.", no_args_is_help
 
 
 def register(app: typer.Typer) -> None:
+    from ..evaluation import identification
+
+    eval_app.command("identification")(identification.evaluate_command)
     app.add_typer(eval_app, name="eval")
 
 
