@@ -126,4 +126,4 @@ def _models_of(gallery, name: str) -> list[str]:
 def _remove(gallery, model: str, ids: list[int], reason: str) -> None:
     # The gallery has no public "remove these templates" call yet; its retention path does
     # exactly this (one transaction, index patched, audited as purge.templates).
-    gallery._delete_templates({model: list(ids)}, reason)
+    gallery.remove_templates({model: list(ids)}, reason)

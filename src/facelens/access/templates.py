@@ -1,7 +1,7 @@
 """Read one identity's templates (decrypted) from the gallery, and tell enrolment from adaptive.
 
-The gallery (issue 5) has no public per-identity template listing with vectors that does not
-also write an ``export`` audit entry, so this reads the gallery's own tables with its cipher.
+Reads the gallery's template table and decrypts with ``Gallery.open_template`` (``export``
+would write an audit entry for what is only an in-process comparison).
 Adaptive templates are ordinary gallery templates whose ``source`` starts with ``ADAPTIVE``
 (and whose ``quality_detail`` carries the guard values that admitted them).
 """
@@ -44,7 +44,7 @@ def identity_templates(gallery, name: str, model: str = "mobilefacenet") -> list
             .order_by(TemplateRow.id)
         ).all()
         uid = identity.uid
-    return [StoredTemplate(r.id, gallery._open_vector(r.vector, uid, model), r.source, r.created_at, r.quality_detail)
+    return [StoredTemplate(r.id, gallery.open_template(r.vector, uid, model), r.source, r.created_at, r.quality_detail)
             for r in rows]
 
 

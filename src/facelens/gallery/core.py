@@ -725,6 +725,15 @@ class Gallery:
 
         return purge(self, max_age_days=max_age_days, now=now, dry_run=dry_run)
 
+    def open_template(self, blob: bytes, identity_uid: str, model: str) -> np.ndarray:
+        """Decrypt one stored template (for callers that read the template table, e.g. access
+        control's adaptation); nothing is audited, since nothing leaves the process."""
+        return self._open_vector(blob, identity_uid, model)
+
+    def remove_templates(self, ids_by_model: dict[str, list[int]], reason: str) -> int:
+        """Delete single templates (not identities) from the DB and index, audited with ``reason``."""
+        return self._delete_templates(ids_by_model, reason)
+
     def _delete_templates(self, ids_by_model: dict[str, list[int]], reason: str) -> int:
         if not ids_by_model:
             return 0
