@@ -12,6 +12,7 @@ traceback ever reaches a client. The gallery opens per request from ``FACELENS_D
 from typing import Any, Optional
 
 from . import errors
+from .cli.common import parse_face_choice
 
 HTTP_STATUS = {
     errors.BadInputError: 400,
@@ -63,13 +64,13 @@ def create_app(db: Optional[str] = None):
     @app.post("/embed")
     async def embed(image: UploadFile = File(...), model: str = Form("mobilefacenet"),
                     face: str = Form("all")) -> dict[str, Any]:
-        faces = facelens.embed(await read(image), model=model, face=_choice(face))
+        faces = facelens.embed(await read(image), model=model, face=parse_face_choice(face))
         return {"model": model, "faces": [f.to_dict(include_embedding=True) for f in faces]}
 
     @app.post("/verify")
     async def verify(a: UploadFile = File(...), b: UploadFile = File(...), model: str = Form("mobilefacenet"),
                      face: str = Form("largest")) -> dict[str, Any]:
-        result = facelens.verify(await read(a), await read(b), model=model, face=_choice(face))
+        result = facelens.verify(await read(a), await read(b), model=model, face=parse_face_choice(face))
         return result.to_dict()
 
     @app.post("/analyze")
@@ -90,10 +91,6 @@ def create_app(db: Optional[str] = None):
         return {"model": model, "faces": [r.to_dict() for r in results]}
 
     return app
-
-
-def _choice(value: str):
-    return int(value) if value.lstrip("-").isdigit() else value
 
 
 def __getattr__(name: str):

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..detection.base import iou_matrix
 from ..errors import BadInputError, NotFoundError, SourceError
 from ..gallery.store import utcnow
 from . import policy as policy_mod
@@ -40,14 +41,6 @@ SECOND_FACE_RATIO = 0.35  # a second face at least this wide (vs the main one) =
 STAGES = ("detect", "mesh", "embed", "passive", "match")
 EMBED_EVERY = 2  # embed (and score passively) every 2nd frame ...
 MIN_IOU = 0.3  # ... and on any frame whose face box jumped since the previous frame
-
-
-def _iou(a: tuple, b: tuple) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -279,7 +272,7 @@ def _frame(rgb: np.ndarray, t: float, s: _Session, tracker: ChallengeTracker | N
     # Embedding is the dearest stage: every EMBED_EVERY-th frame, and on any frame whose face box
     # does not overlap the previous one (a swap between two embedded frames would have to keep
     # the box in place within 1/15 s).
-    moved = s.last_box is None or _iou(s.last_box, main.box) < MIN_IOU
+    moved = s.last_box is None or iou_matrix(np.array([s.last_box]), np.array([main.box]))[0, 0] < MIN_IOU
     s.last_box = main.box
     embed_now = moved or not s.embeddings or s.frames % EMBED_EVERY == 0
     if embed_now:

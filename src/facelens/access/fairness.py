@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError
+from ..stats import wilson_interval
 
 MIXED = "mixed"
 
@@ -69,12 +70,10 @@ def groups_from_lists(lists: dict[str, Path], out: Path) -> tuple[int, list[str]
 
 
 def wilson(errors: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson interval of an error rate; NaN bounds when there was nothing to count."""
     if total == 0:
         return (math.nan, math.nan)
-    p = errors / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    return wilson_interval(errors, total, z)
 
 
 @dataclass(frozen=True)

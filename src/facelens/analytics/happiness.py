@@ -11,7 +11,6 @@ Buckets are in UTC: ``hour``, ``day``, ``week`` (ISO weeks, starting Monday 00:0
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,11 +19,11 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from ..errors import BadInputError
+from ..stats import wilson_interval
 from .store import Observation
 
 BUCKETS = ("hour", "day", "week")
 HAPPY = "happy"
-Z_95 = 1.959963984540054
 
 
 def bucket_start(at: datetime, bucket: str) -> datetime:
@@ -36,17 +35,6 @@ def bucket_start(at: datetime, bucket: str) -> datetime:
         day = at.replace(hour=0, minute=0, second=0, microsecond=0)
         return day - timedelta(days=day.weekday())
     raise BadInputError(f"unknown bucket {bucket!r}; choose hour, day or week")
-
-
-def wilson_interval(successes: int, total: int, z: float = Z_95) -> tuple[float, float]:
-    """The Wilson score interval for a binomial proportion; (0, 1) when total is 0."""
-    if total <= 0:
-        return 0.0, 1.0
-    p = successes / total
-    denom = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denom
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)

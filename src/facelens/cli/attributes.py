@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 
 from ..errors import BadInputError, NoFaceError
+from .common import note as _note
 from .evaluate import eval_app
 
 happiness_app = typer.Typer(help="Happiness index per location over time.", no_args_is_help=True)
@@ -26,10 +27,6 @@ DETECTOR_HELP = "blazeface (default), blazeface_short, haar, hog, or skip (the i
 def register(app: typer.Typer) -> None:
     app.command("analyze")(analyze)
     app.add_typer(happiness_app, name="happiness")
-
-
-def _note(message: str) -> None:
-    print(f"facelens: note: {message}", file=sys.stderr)
 
 
 def _when(value: Optional[str], name: str) -> Optional[datetime]:
@@ -289,7 +286,11 @@ def eval_gender(
     else:
         data_set = ev.folder_set(data, ("female", "male"), limit)
     if eyes:
-        from ..attributes.eyes import GENDER_EYES_MODEL, gender_eyes_available, predict_gender_eyes
+        from ..attributes.eyes import (
+            GENDER_EYES_MODEL,
+            gender_eyes_available,
+            predict_gender_eyes,
+        )
 
         if not gender_eyes_available():
             raise BadInputError(f"model {GENDER_EYES_MODEL} is not installed; train it with `facelens train gender-eyes`")

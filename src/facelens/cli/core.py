@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from .common import note as _note
+from .common import parse_face_choice
 
 models_app = typer.Typer(help="List, check and fetch model files.", invoke_without_command=True)
 
@@ -22,14 +24,6 @@ def register(app: typer.Typer) -> None:
     app.command("verify")(verify)
     app.command("demo")(demo)
     app.add_typer(models_app, name="models")
-
-
-def _face_choice(value: str):
-    return int(value) if value.lstrip("-").isdigit() else value
-
-
-def _note(message: str) -> None:
-    print(f"facelens: note: {message}", file=sys.stderr)
 
 
 def detect(
@@ -71,7 +65,7 @@ def embed(
     """Embedding vector(s) of the face(s) in an image."""
     from ..pipeline import embed as embed_image
 
-    faces = embed_image(image, model=model, detector=detector, face=_face_choice(face), name=str(image))
+    faces = embed_image(image, model=model, detector=detector, face=parse_face_choice(face), name=str(image))
     payload = {"image": str(image), "model": model,
                "faces": [f.to_dict(include_embedding=True) for f in faces]}
     if as_json:
@@ -93,9 +87,10 @@ def verify(
 ) -> None:
     """Are the two faces the same person? Exit code 0 whatever the decision."""
     import facelens
+
     from ..pipeline import detect as detect_faces
 
-    choice = _face_choice(face)
+    choice = parse_face_choice(face)
     if choice == "largest":
         for path in (image_a, image_b):
             count = len(detect_faces(path, detector))

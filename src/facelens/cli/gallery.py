@@ -10,6 +10,9 @@ from typing import Optional
 
 import typer
 
+from .common import note as _note
+from .common import parse_face_choice
+
 gallery_app = typer.Typer(help="Enrol people and identify them (persistent encrypted gallery).", no_args_is_help=True)
 audit_app = typer.Typer(help="The gallery's hash-chained audit log.", no_args_is_help=True)
 
@@ -26,18 +29,10 @@ def register(app: typer.Typer) -> None:
     gallery_app.command("evaluate")(identification.evaluate_command)
 
 
-def _note(message: str) -> None:
-    print(f"facelens: note: {message}", file=sys.stderr)
-
-
 def _open(db: Optional[str], create_key: bool = False, **options):
     from ..gallery import Gallery
 
     return Gallery(db, create_key=create_key, **options)
-
-
-def _face_choice(value: str):
-    return int(value) if value.lstrip("-").isdigit() else value
 
 
 def _date(value: Optional[str], what: str) -> Optional[datetime]:
@@ -97,12 +92,12 @@ def enrol(
     if folders is not None:
         if name or images:
             raise BadInputError("give either NAME IMAGES... or --folders DIR, not both")
-        _enrol_folders(folders, db, model, _face_choice(face), metadata, consent, keep_images, as_json)
+        _enrol_folders(folders, db, model, parse_face_choice(face), metadata, consent, keep_images, as_json)
         return
     if not name or not images:
         raise BadInputError("usage: facelens gallery enrol NAME IMAGE [IMAGE...]  (or --folders DIR)")
     with _open(db, create_key=True) as gallery:
-        result = gallery.enrol(name, images, model=model, face=_face_choice(face), metadata=metadata,
+        result = gallery.enrol(name, images, model=model, face=parse_face_choice(face), metadata=metadata,
                                consent=consent, keep_images=keep_images, add=add)
     if as_json:
         print(json.dumps(result))
@@ -111,7 +106,13 @@ def enrol(
 
 
 def _enrol_folders(root: Path, db, model, face, metadata, consent, keep_images, as_json) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from ..errors import BadInputError, FacelensError
     from ..gallery import EnrolRecord

@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from .common import note as _note
+
 DB_HELP = "Gallery database (SQLite path or postgresql:// URL; default $FACELENS_DB or the data dir)."
 TIMELINE_HELP = "Time line database (SQLite; default <data dir>/timeline.db)."
 
@@ -18,10 +20,6 @@ TIMELINE_HELP = "Time line database (SQLite; default <data dir>/timeline.db)."
 def register(app: typer.Typer) -> None:
     app.command("watch")(watch)
     app.command("timeline")(timeline)
-
-
-def _note(message: str) -> None:
-    print(f"facelens: note: {message}", file=sys.stderr)
 
 
 def _per_source(values: list[str], count: int, what: str) -> list[Optional[str]]:
