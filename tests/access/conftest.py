@@ -3,8 +3,6 @@ isolated gallery per test (helpers in access_support.py)."""
 
 from __future__ import annotations
 
-import base64
-import os
 
 import numpy as np
 import pytest
@@ -12,12 +10,7 @@ from access_support import ACCESS_DATA, read_rgb
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("FACELENS_KEY", base64.b64encode(os.urandom(32)).decode())
-    monkeypatch.delenv("FACELENS_KEY_FILE", raising=False)
-    monkeypatch.delenv("FACELENS_DB", raising=False)
+def _isolated(isolated_env):  # tests/conftest.py: tmp data dirs and a fresh key for every test
     yield
 
 

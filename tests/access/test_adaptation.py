@@ -7,7 +7,7 @@ from access_support import make_policy
 
 from facelens.access import check
 from facelens.access.adaptation import Rules, guard, propose, rollback
-from facelens.access.templates import identity_templates
+from facelens.access.templates import identity_templates, is_adaptive
 from facelens.pipeline import detect_rgb, embed_faces
 
 
@@ -36,8 +36,8 @@ def test_adaptive_templates_are_capped_audited_and_rolled_back(gallery, hamilton
         added += propose(gallery, "lin", probe, similarity, rules=rules).accepted
     now = identity_templates(gallery, "lin")
     assert added >= 3  # enough real updates to exercise the cap
-    assert sum(t.adaptive for t in now) == 2  # oldest out
-    assert [t.id for t in now if not t.adaptive] == [t.id for t in enrolment]  # enrolment untouched
+    assert sum(is_adaptive(t) for t in now) == 2  # oldest out
+    assert [t.id for t in now if not is_adaptive(t)] == [t.id for t in enrolment]  # enrolment untouched
     assert len(gallery.audit.entries(event="access.adapt.added", subject="lin")) == added
     assert len(gallery.audit.entries(event="access.adapt.evicted", subject="lin")) == added - 2
     # an impostor's face is refused by the drift guard even when offered as "granted"

@@ -9,7 +9,6 @@ When binaries, psycopg or that user are missing the PostgreSQL cases skip and sa
 
 from __future__ import annotations
 
-import base64
 import glob
 import os
 import shutil
@@ -29,13 +28,7 @@ BBT4_TRUTH = ((104, "leonard"), (132, "amy"), (277, "raj"), (295, "penny"), (505
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    """Data/config dirs in tmp (never the user's), a fresh random key in FACELENS_KEY."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("FACELENS_KEY", base64.b64encode(os.urandom(32)).decode())
-    monkeypatch.delenv("FACELENS_KEY_FILE", raising=False)
-    monkeypatch.delenv("FACELENS_DB", raising=False)
+def _isolated(isolated_env):  # tests/conftest.py: tmp data dirs and a fresh key for every test
     yield
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..gallery.core import EnrolRecord, Template, model_version
-from .templates import ADAPTIVE, identity_templates
+from .templates import ADAPTIVE, identity_templates, is_adaptive
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,8 @@ def propose(gallery, name: str, probe: np.ndarray, similarity: float, *, model: 
     probe = np.asarray(probe, np.float32)
     probe = probe / max(float(np.linalg.norm(probe)), 1e-12)
     templates = identity_templates(gallery, name, model)
-    enrol = np.stack([t.vector for t in templates if not t.adaptive]) if templates else np.empty((0, probe.size))
-    adaptive_rows = [t for t in templates if t.adaptive]
+    enrol = np.stack([t.vector for t in templates if not is_adaptive(t)]) if templates else np.empty((0, probe.size))
+    adaptive_rows = [t for t in templates if is_adaptive(t)]
     adaptive = np.stack([t.vector for t in adaptive_rows]) if adaptive_rows else np.empty((0, probe.size))
     margin = similarity - second_best(gallery, name, probe, model)
     verdict = guard(probe, enrol, adaptive, margin, quality_problems, rules)
@@ -110,7 +110,7 @@ def rollback(gallery, name: str, model: str | None = None) -> dict:
     models = [model] if model else _models_of(gallery, name)
     removed = {}
     for m in models:
-        ids = [t.id for t in identity_templates(gallery, name, m) if t.adaptive]
+        ids = [t.id for t in identity_templates(gallery, name, m) if is_adaptive(t)]
         if ids:
             _remove(gallery, m, ids, f"rollback of {name}")
         removed[m] = ids

@@ -12,7 +12,7 @@ retention.py, cluster.py. See docs/gallery.md.
 """
 
 from .audit import AuditEntry, AuditLog, AuditReport
-from .core import Consent, EnrolRecord, Gallery, Template
+from .core import Consent, EnrolRecord, Gallery, StoredTemplate, Template
 from .identify import Candidate, Identification, identify
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "EnrolRecord",
     "Gallery",
     "Identification",
+    "StoredTemplate",
     "Template",
     "identify",
 ]

@@ -69,6 +69,19 @@ class EnrolRecord:
     consent: Consent | None = None
 
 
+@dataclass(frozen=True)
+class StoredTemplate:
+    """One template as stored, decrypted: what ``Gallery.templates_of`` returns."""
+
+    id: int
+    vector: np.ndarray
+    model: str
+    source: str | None
+    created_at: datetime
+    quality: float | None
+    quality_detail: dict | None
+
+
 @dataclass
 class _Cached:
     index: Any
@@ -725,10 +738,17 @@ class Gallery:
 
         return purge(self, max_age_days=max_age_days, now=now, dry_run=dry_run)
 
-    def open_template(self, blob: bytes, identity_uid: str, model: str) -> np.ndarray:
-        """Decrypt one stored template (for callers that read the template table, e.g. access
-        control's adaptation); nothing is audited, since nothing leaves the process."""
-        return self._open_vector(blob, identity_uid, model)
+    def templates_of(self, name: str, model: str = DEFAULT_MODEL) -> list[StoredTemplate]:
+        """``name``'s templates for ``model``, decrypted, oldest first (NotFoundError if not
+        enrolled). Not audited: nothing leaves the process (access control compares against them);
+        ``export`` is the audited way to hand templates out."""
+        with self.store.read() as session:
+            row = self._identity(session, name)
+            rows = session.scalars(select(TemplateRow).where(TemplateRow.identity_id == row.id,
+                                                             TemplateRow.model == model)
+                                   .order_by(TemplateRow.id)).all()
+            return [StoredTemplate(t.id, self._open_vector(t.vector, row.uid, model), model, t.source, t.created_at,
+                                   t.quality, t.quality_detail) for t in rows]
 
     def remove_templates(self, ids_by_model: dict[str, list[int]], reason: str) -> int:
         """Delete single templates (not identities) from the DB and index, audited with ``reason``."""
