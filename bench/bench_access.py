@@ -4,9 +4,10 @@ Runs with FACELENS_THREADS=1 (one core) unless told otherwise. Frames: the real 
 in tests/data/access/hamilton (one performer turning his head), centred on a 640×480 canvas, or
 any video with --video (resized/letterboxed to 640×480). Stages per frame: BlazeFace detection,
 468-point mesh (challenge cues), MobileFaceNet embedding (flip TTA), passive liveness features +
-score, emotion model (only the smile challenge needs it), 1:N match against a gallery of --gallery
-identities (real LFW embeddings when --embeddings is given, else random unit vectors), and the
-whole ``facelens.access.check`` (liveness both, challenge turn_right) timed end to end.
+score, emotion model (only the smile challenge needs it), iris model eye opening (only the blink
+challenge), 1:N match against a gallery of --gallery identities (real LFW embeddings when
+--embeddings is given, else random unit vectors), and the whole ``facelens.access.check``
+(liveness both, challenge turn_right) timed end to end.
 The peer, measured in the same run: detect + embed only (what a plain verification costs).
 
     FACELENS_THREADS=1 python bench/bench_access.py [--video FILE] [--repeat 3] [--embeddings runs/...npz]
@@ -69,10 +70,11 @@ def gallery_matrix(size: int, embeddings: Path | None) -> np.ndarray:
 def per_stage(frames: list[np.ndarray], matrix: np.ndarray, clock=time.perf_counter) -> dict[str, list[float]]:
     from facelens.access.liveness_passive import passive_score
     from facelens.attributes.emotion import predict_emotions
-    from facelens.attributes.mesh import face_mesh
+    from facelens.attributes.mesh import eye_opening, face_mesh
     from facelens.pipeline import detect_rgb, embed_faces
 
-    times: dict[str, list[float]] = {k: [] for k in ("detect", "mesh", "embed", "passive", "emotion", "match")}
+    times: dict[str, list[float]] = {k: [] for k in ("detect", "mesh", "embed", "passive", "emotion", "match",
+                                                     "eyes")}
     for rgb in frames:
         t0 = clock()
         faces = detect_rgb(rgb, keep_crop=True)
@@ -80,7 +82,7 @@ def per_stage(frames: list[np.ndarray], matrix: np.ndarray, clock=time.perf_coun
         if not faces:
             continue
         face = faces[0]
-        face_mesh(rgb, face)
+        points = face_mesh(rgb, face)
         t2 = clock()
         vector = embed_faces(rgb, [face])[0].embedding
         t3 = clock()
@@ -90,7 +92,9 @@ def per_stage(frames: list[np.ndarray], matrix: np.ndarray, clock=time.perf_coun
         t5 = clock()
         np.argsort(matrix @ vector)[-2:]
         t6 = clock()
-        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
+        eye_opening(rgb, points)  # blink challenge only
+        t7 = clock()
+        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)):
             times[key].append(1000 * value)
     return times
 
@@ -143,7 +147,7 @@ def main() -> None:
         amortised = values["detect"] + values["mesh"] + (values["embed"] + values["passive"]) / 2 + values["match"]
         peer = values["detect"] + values["embed"]
         print(f"  [{label}] every stage on every frame {full:.2f} ms; as check() runs them "
-              f"{amortised:.2f} ms/frame (+{values['emotion']:.2f} for a smile); "
+              f"{amortised:.2f} ms/frame (+{values['emotion']:.2f} for a smile, +{values['eyes']:.2f} for a blink); "
               f"peer detect+embed {peer:.2f} ms -> ratio {amortised / peer:.2f}")
     checks = [whole_check(frames, "turn_right") for _ in range(args.repeat)]
     per_frame = statistics.median(c[0] for c in checks)

@@ -141,6 +141,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20_000, help="identities per enrolment transaction")
     parser.add_argument("--threads", type=int, default=0, help="index threads (0: all cores)")
     parser.add_argument("--expansion-search", type=int, default=64)
+    parser.add_argument("--connectivity", type=int, default=None, help="HNSW M (default: the gallery's)")
+    parser.add_argument("--expansion-add", type=int, default=None, help="HNSW ef_construction (default: the gallery's)")
     parser.add_argument("--faiss", action="store_true", help="only compare usearch and faiss-cpu HNSW on --n vectors")
     parser.add_argument("--exact-sweep", action="store_true",
                         help="only time exact (numpy) search at 10k…200k templates: where auto switches to HNSW")
@@ -198,11 +200,15 @@ def main() -> None:
             args.json.write_text(json.dumps(report, indent=2) + "\n")
         return
 
+    hnsw = {"expansion_search": args.expansion_search, "threads": args.threads}
+    hnsw.update({k: v for k, v in (("connectivity", args.connectivity), ("expansion_add", args.expansion_add))
+                 if v is not None})
+    report["hnsw_params"] = hnsw
     work = args.dir or Path(tempfile.mkdtemp(prefix="facelens-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "bench.db"
     try:
-        with Gallery(db, index="hnsw", hnsw={"expansion_search": args.expansion_search, "threads": args.threads}) as gallery:
+        with Gallery(db, index="hnsw", hnsw=hnsw) as gallery:
             start, cpu = time.perf_counter(), time.process_time()
             for first in range(0, args.n, args.batch):
                 block = vectors[first:first + args.batch]
@@ -217,7 +223,7 @@ def main() -> None:
             checkpoint(report, args.json)
         gc.collect()
         rss_before = rss_mb()
-        with Gallery(db, index="hnsw", hnsw={"expansion_search": args.expansion_search, "threads": args.threads}) as gallery:
+        with Gallery(db, index="hnsw", hnsw=hnsw) as gallery:
             start, cpu = time.perf_counter(), time.process_time()
             index = gallery.index_for("mobilefacenet")  # cold start: decrypt all, HNSW insert, save
             build, cpu = time.perf_counter() - start, time.process_time() - cpu

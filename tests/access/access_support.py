@@ -14,6 +14,8 @@ ACCESS_DATA = Path(__file__).resolve().parent.parent / "data" / "access"
 # MobileFaceNet at LFW FAR 1e-3 (facelens eval verification on LFW View 2, docs/access.md);
 # used only when the package calibration file is absent in this checkout.
 LFW_FAR_1E3 = 0.4341
+# ORL images in tests/data/access/orl with closed eyes (src/facelens/access/orl_eye_labels.json)
+ORL_CLOSED = {("s11", 4), ("s11", 9), ("s36", 5)}
 
 
 def read_rgb(path: Path, scale: float = 1.0) -> np.ndarray:

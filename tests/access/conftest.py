@@ -27,6 +27,14 @@ def orl12() -> dict[int, np.ndarray]:
     return {i: read_rgb(ACCESS_DATA / "orl" / "s12" / f"{i}.pgm", 3.0) for i in range(1, 11)}
 
 
+@pytest.fixture(scope="session")
+def orl_eyes() -> dict[str, dict[int, np.ndarray]]:
+    """ORL subjects s11 and s36, 10 images ×3 upscaled. Eyes closed (checked by eye): s11/4,
+    s11/9 and s36/5; open in the others."""
+    return {s: {i: read_rgb(ACCESS_DATA / "orl" / s / f"{i}.pgm", 3.0) for i in range(1, 11)}
+            for s in ("s11", "s36")}
+
+
 @pytest.fixture
 def gallery(tmp_path):
     from facelens.gallery import Gallery

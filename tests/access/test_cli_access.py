@@ -39,3 +39,15 @@ def test_access_cli(tmp_path, capsys):
     assert code == 0 and json.loads(out)["enrolment_templates"] == {"mobilefacenet": 1}
     assert run_cli(["access", "rollback", "nobody", "--db", db]) == 8
     assert run_cli(["audit", "verify", "--db", db]) == 0
+
+
+def test_eval_blink_on_the_bundled_orl_subjects(tmp_path, capsys):
+    """s11 (two closed-eye images), s36 (one) and three all-open subjects: the iris cue finds all
+    three closings, the mesh's EAR none; a folder that is not ORL is a clear error."""
+    code, out = cli(capsys, "eval", "blink", "--orl", str(ACCESS_DATA / "orl"), "--out", str(tmp_path))
+    assert code == 0, out
+    summary = json.loads((tmp_path / "report.json").read_text())["summary"]
+    assert summary["iris"]["closed_detected"] == "3/3"
+    assert summary["iris"]["open_called_closed"] == "1/47"  # s33/4, at 0.73 of its open baseline
+    assert summary["mesh"]["closed_detected"] == "0/3"
+    assert run_cli(["eval", "blink", "--orl", str(ACCESS_DATA / "hamilton")]) == 2

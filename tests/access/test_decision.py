@@ -55,6 +55,18 @@ def test_live_smile_from_real_orl_images(tmp_path, orl12):
         assert not still.granted and any("smile not completed" in r for r in still.reasons)
 
 
+def test_live_blink_from_real_orl_images(tmp_path, orl_eyes):
+    from facelens.gallery import Gallery
+
+    s11 = orl_eyes["s11"]
+    with Gallery(tmp_path / "orl.db") as g:
+        g.enrol("s11", [s11[10]])
+        decision = check([s11[i] for i in (1, 2, 3, 4, 5)], "s11", make_policy(), gallery=g, challenge="blink")
+        assert decision.granted, decision.reasons
+        closed_still = check([s11[4]] * 8, "s11", make_policy(), gallery=g, challenge="blink")
+        assert not closed_still.granted and any("blink not completed" in r for r in closed_still.reasons)
+
+
 def test_still_photo_repeated_fails_the_challenge(gallery, hamilton):
     for name in ("turn_right", "turn_left", "blink"):
         decision = check([hamilton[0]] * 8, "lin", make_policy(), gallery=gallery, challenge=name)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
+from access_support import ORL_CLOSED
 
 from facelens.access.liveness_active import (
+    BLINK_DROP,
     CHALLENGES,
     ChallengeTracker,
     Observation,
@@ -18,8 +21,8 @@ from facelens.errors import BadInputError
 
 
 def feed(tracker: ChallengeTracker, rows) -> str:
-    for t, ear, yaw, width, happy in rows:
-        tracker.update(Observation(t, ear, yaw, width, happy))
+    for t, opening, yaw, width, happy in rows:
+        tracker.update(Observation(t, opening, yaw, width, happy))
     return tracker.finish()
 
 
@@ -67,3 +70,41 @@ def test_mesh_cues_follow_a_real_head_turn(hamilton):
         face = detect_rgb(hamilton[index])[0]
         yaws.append(observe(face_mesh(hamilton[index], face), 0.0).yaw)
     assert yaws[0] - yaws[1] >= 25 and yaws[2] - yaws[1] >= 25
+
+
+def _cues(rgb, t=0.0):
+    from facelens.attributes.mesh import eye_opening, face_mesh
+    from facelens.pipeline import detect_rgb
+
+    face = max(detect_rgb(rgb), key=lambda f: f.area)
+    points = face_mesh(rgb, face)
+    return observe(points, t, eyes=eye_opening(rgb, points)), observe(points, t)
+
+
+def test_eye_opening_sees_real_closed_eyes(orl_eyes):
+    for subject, images in orl_eyes.items():
+        iris, mesh = {}, {}
+        for i, rgb in images.items():
+            with_iris, mesh_only = _cues(rgb)
+            iris[i], mesh[i] = with_iris.eye_opening, mesh_only.eye_opening
+        open_median = np.median([v for i, v in iris.items() if (subject, i) not in ORL_CLOSED])
+        for i, value in iris.items():
+            closed = (subject, i) in ORL_CLOSED
+            # the blink rule: ≥ BLINK_DROP (25 %) below the open-eye baseline counts as closed
+            assert (value <= open_median * (1 - BLINK_DROP)) == closed, (subject, i, value, open_median)
+        # why the iris model: the mesh's own eye aspect ratio does not see these closings
+        mesh_open = np.median([v for i, v in mesh.items() if (subject, i) not in ORL_CLOSED])
+        assert not any(mesh[i] <= mesh_open * (1 - BLINK_DROP) for s, i in ORL_CLOSED if s == subject)
+
+
+def test_blink_challenge_on_real_frames(orl_eyes):
+    s11 = orl_eyes["s11"]
+    tracker = ChallengeTracker(("blink",))
+    for t, i in enumerate((1, 2, 3, 4, 5)):  # open ×3 (baseline), closed, open
+        tracker.update(_cues(s11[i], t / 15)[0])
+    assert tracker.finish() == "passed"
+    still = ChallengeTracker(("blink",))
+    cue = _cues(s11[1])[0]
+    for t in range(10):
+        still.update(Observation(t / 15, cue.eye_opening, cue.yaw, cue.mouth_width))
+    assert still.finish() == "failed"

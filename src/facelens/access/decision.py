@@ -302,7 +302,12 @@ def _frame(rgb: np.ndarray, t: float, s: _Session, tracker: ChallengeTracker | N
             from ..attributes.emotion import predict_emotions
 
             happy = predict_emotions(rgb, [main])[0]["probs"].get("happy")
-        tracker.update(observe(points, t, happy))
+        eyes = None
+        if tracker.needs_eyes:
+            from ..attributes.mesh import eye_opening
+
+            eyes = eye_opening(rgb, points)
+        tracker.update(observe(points, t, happy, eyes))
         s.timings["mesh"] += (time.perf_counter() - begin) * 1000
     return None
 

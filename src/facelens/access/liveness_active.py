@@ -2,21 +2,24 @@
 checked on the frames that follow, from face-mesh landmarks.
 
 Everything here works on plain numbers per frame (``Observation``), so it is testable without a
-model: ``observe(points, happy)`` turns a 468×3 mesh (``attributes.mesh``) into one.
+model: ``observe(points, t, happy, eyes)`` turns a 468×3 mesh (``attributes.mesh``) and, for a
+blink, the iris model's eye opening (``attributes.mesh.eye_opening``) into one.
 
 Every cue is measured *relative to the subject's own baseline* (the first ``BASELINE_FRAMES``
 frames after the challenge is shown), because absolute values vary between people and cameras
-(eye aspect ratio 0.18–0.33 between ORL subjects with open eyes). A still photo, however it is
+(open-eye opening 0.25–0.40 between ORL subjects). A still photo, however it is
 chosen, shows no change from its own baseline and times out. Thresholds (measured on real frames,
 see docs/access.md): a turn is a yaw change of ≥ ``TURN_DEGREES`` in the asked direction (the
 Hamilton clip's real turns reach 25–40°); a smile is the emotion model's happy probability
 rising from < 0.5 to ≥ ``SMILE_HAPPY`` together with the mouth widening by ≥ ``SMILE_WIDEN``
-(ORL neutral → smiling images of one person: width ratio +20–28 %); a blink is the eye aspect
-ratio dropping ≥ ``BLINK_DROP`` below baseline and reopening.
+(ORL neutral → smiling images of one person: width ratio +20–28 %); a blink is the eye opening
+(lid gap / eye width, from the iris model's lid contour) dropping ≥ ``BLINK_DROP`` below baseline
+and reopening (ORL: the 13 eyes-closed images fall to 0.21–0.72 of the person's open-eye median,
+6 of 382 open ones below 0.75 — `facelens eval blink`, docs/access.md "Blink").
 
-Limits: the mesh under-reports eye closure on small faces (an ORL closed-eye image, 92×112 px,
-scored EAR 0.18 against 0.19 open), so blink is the weakest cue; a photo bent or rotated in front
-of the camera can fake a turn (the passive score and a sequence of challenges are the defence).
+Limits: the blink cue comes from single eye crops, so a squint or a glance down can count as a
+closing; a photo bent or rotated in front of the camera can fake a turn (the passive score and a
+sequence of challenges are the defence).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ BASELINE_FRAMES = 3
 TURN_DEGREES = 15.0
 SMILE_HAPPY = 0.6
 SMILE_WIDEN = 1.08
-BLINK_DROP = 0.25  # EAR below (1 − drop) × baseline counts as closed
+BLINK_DROP = 0.25  # eye opening below (1 − drop) × baseline counts as closed
 BLINK_REOPEN = 0.9  # then back above 0.9 × baseline
 
 
@@ -45,19 +48,24 @@ class Observation:
     """Liveness cues of one frame. ``happy`` is None when the emotion model was not run."""
 
     t: float
-    ear: float
+    eye_opening: float  # lid gap / eye width, both eyes' mean
     yaw: float
     mouth_width: float
     happy: float | None = None
 
 
-def observe(points: np.ndarray, t: float, happy: float | None = None) -> Observation:
+def observe(points: np.ndarray, t: float, happy: float | None = None,
+            eyes: dict[str, float] | None = None) -> Observation:
+    """``eyes``: ``attributes.mesh.eye_opening`` of this frame; without it the mesh's own eye
+    aspect ratio stands in (fine for turn and smile, too weak for blink — see the module doc).
+    Use one source for all frames of a challenge: the cues are compared with their baseline."""
     from ..attributes.mesh import eye_aspect_ratio, mouth_width_ratio, yaw_degrees
 
     points = np.asarray(points, dtype=np.float32)
     if points.shape[0] < 468 or points.shape[1] < 3:
         raise BadInputError(f"face mesh must be 468×3 points, got {points.shape}")
-    return Observation(float(t), eye_aspect_ratio(points), yaw_degrees(points), mouth_width_ratio(points),
+    opening = float(np.mean(list(eyes.values()))) if eyes else eye_aspect_ratio(points)
+    return Observation(float(t), opening, yaw_degrees(points), mouth_width_ratio(points),
                        None if happy is None else float(happy))
 
 
@@ -107,7 +115,7 @@ class ChallengeTracker:
         first = self._history[:BASELINE_FRAMES]
         happy = [o.happy for o in first if o.happy is not None]
         return {
-            "ear": float(np.median([o.ear for o in first])),
+            "eye_opening": float(np.median([o.eye_opening for o in first])),
             "yaw": float(np.median([o.yaw for o in first])),
             "mouth_width": float(np.median([o.mouth_width for o in first])),
             "happy": float(np.median(happy)) if happy else math.nan,
@@ -144,10 +152,10 @@ class ChallengeTracker:
                     and obs.mouth_width >= base["mouth_width"] * SMILE_WIDEN)
         if step == "blink":
             if self._closed_at is None:
-                if obs.ear <= base["ear"] * (1.0 - BLINK_DROP):
+                if obs.eye_opening <= base["eye_opening"] * (1.0 - BLINK_DROP):
                     self._closed_at = len(self._history)
                 return False
-            return obs.ear >= base["ear"] * BLINK_REOPEN
+            return obs.eye_opening >= base["eye_opening"] * BLINK_REOPEN
         raise BadInputError(f"unknown challenge step {step!r}")
 
     def finish(self) -> str:
@@ -161,3 +169,7 @@ class ChallengeTracker:
     @property
     def needs_emotion(self) -> bool:
         return "smile" in self.steps
+
+    @property
+    def needs_eyes(self) -> bool:
+        return "blink" in self.steps

