@@ -150,6 +150,8 @@ def main() -> None:
                         help="npz of real embeddings (e.g. the LFW cache of `facelens gallery evaluate --cache`): "
                              "draw synthetic vectors with their mean and covariance instead of isotropic ones")
     parser.add_argument("--like-key", default="mobilefacenet")
+    parser.add_argument("--enrol-only", action="store_true",
+                        help="stop after the enrolment measurement (the index build takes most of the run at 1M)")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir, removed)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -221,6 +223,8 @@ def main() -> None:
                                "templates_per_cpu_s": round(args.n / cpu),
                                "db_mb": round(db.stat().st_size / 2**20, 1)}
             checkpoint(report, args.json)
+        if args.enrol_only:
+            return
         gc.collect()
         rss_before = rss_mb()
         with Gallery(db, index="hnsw", hnsw=hnsw) as gallery:
