@@ -26,11 +26,12 @@ from .crypto import Cipher
 
 AUTO_HNSW_FROM = 100_000
 """Exact search is always right and costs ~1.3 ms per 192-d probe at 10k templates, 6.6 ms at
-50k, 11 ms at 100k (single-thread BLAS, `bench/bench_gallery.py --exact-sweep`). HNSW with the
-parameters below reached recall@1 0.96 at 30k but only 0.87 at 200k and 0.63 at 1M (ef_search
-128, LFW-shaped vectors; docs/gallery.md), so exact search is kept up to 100k: a few ms more
-per probe is cheaper than missing enrolled people. Above it, raise ``expansion_search`` (and
-build with higher ``connectivity``/``expansion_add``) until the measured recall is acceptable."""
+50k, 11 ms at 100k (single-thread BLAS, `bench/bench_gallery.py --exact-sweep`), ~60–110 ms at
+1M. HNSW trades recall for speed, and on 1M LFW-shaped vectors the trade is steep (docs/gallery.md):
+M=16/ef_add=64 reached recall@1 only 0.63 at ef_search 128; the defaults below (M=32,
+ef_add=128, ef_search=256) reach 0.978 at p50 10.7 ms, 0.996 at ef_search 512 (20 ms). Exact
+search is kept up to 100k, where a few ms more per probe is cheaper than missing anyone."""
+HNSW_DEFAULTS = {"connectivity": 32, "expansion_add": 128, "expansion_search": 256}
 MAGIC = b"FLIDX1\n"
 CHUNK = 64 << 20  # AES-GCM is applied per 64 MiB chunk (one call is limited to 2 GiB)
 
@@ -132,8 +133,9 @@ class HNSWIndex:
 
     kind = "hnsw"
 
-    def __init__(self, dim: int, connectivity: int = 16, expansion_add: int = 64,
-                 expansion_search: int = 128, dtype: str = "f16", threads: int = 0):
+    def __init__(self, dim: int, connectivity: int = HNSW_DEFAULTS["connectivity"],
+                 expansion_add: int = HNSW_DEFAULTS["expansion_add"],
+                 expansion_search: int = HNSW_DEFAULTS["expansion_search"], dtype: str = "f16", threads: int = 0):
         from usearch.index import Index as UIndex
 
         self.dim = dim
@@ -195,7 +197,7 @@ class HNSWIndex:
         restored = UIndex.restore(bytearray(data))
         if restored is None:
             raise StorageError("index file holds no usearch index")
-        restored.expansion_search = params.get("expansion_search", 128)
+        restored.expansion_search = params.get("expansion_search", HNSW_DEFAULTS["expansion_search"])
         index._index = restored
         return index
 

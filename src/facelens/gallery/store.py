@@ -187,6 +187,10 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=60000")
+            # 64 MiB page cache per connection (a ceiling, not an allocation) instead of SQLite's
+            # 2 MiB: the unique indexes on identity name and random uid are written at random
+            # pages. Bulk enrolment of 1M identities: 6.8k → 8.2k/s; 256 MiB gained nothing more.
+            cursor.execute("PRAGMA cache_size=-65536")
             cursor.close()
 
         @event.listens_for(engine, "begin")
