@@ -96,6 +96,7 @@ def main() -> None:
         rows = {}
         for name, function in (
             ("facelens mobilefacenet", lambda im: facelens_stages(im, "mobilefacenet")),
+            ("facelens mfn no flip", lambda im: facelens_stages(im, "mobilefacenet_noflip")),
             ("facelens fused", lambda im: facelens_stages(im, "fused")),
             ("dlib HOG+ResNet", dlib_pipeline),
         ):
@@ -106,7 +107,7 @@ def main() -> None:
             print(f"{path.name:14s} {name:22s} {r['faces']:5.0f} {1000 * r['detect']:8.1f} "
                   f"{1000 * r['align+quality']:8.1f} {1000 * r['embed']:8.1f} {1000 * r['total']:9.1f} {per_face:8.1f}")
         base = rows["dlib HOG+ResNet"]["total"]
-        for name in ("facelens mobilefacenet", "facelens fused"):
+        for name in ("facelens mobilefacenet", "facelens mfn no flip", "facelens fused"):
             print(f"{'':14s} speed-up of {name} over dlib: {base / rows[name]['total']:.1f}×")
 
 

@@ -23,10 +23,11 @@ def embeddings(data_dir, model):
 
 
 @pytest.mark.parametrize("model", [
-    "mobilefacenet", pytest.param("dlib", marks=needs_dlib), pytest.param("fused", marks=needs_dlib)])
+    "mobilefacenet", "mobilefacenet_noflip", pytest.param("dlib", marks=needs_dlib),
+    pytest.param("fused", marks=needs_dlib)])
 def test_same_person_closer_than_different(data_dir, model):
     obama, obama2, biden = embeddings(data_dir, model)
-    dim = {"mobilefacenet": 192, "dlib": 128, "fused": 320}[model]
+    dim = {"mobilefacenet": 192, "mobilefacenet_noflip": 192, "dlib": 128, "fused": 320}[model]
     assert obama.shape == (dim,) and obama.dtype == np.float32
     assert abs(np.linalg.norm(obama) - 1) < 1e-4
     same, different = float(obama @ obama2), float(obama @ biden)
@@ -59,6 +60,20 @@ def test_batch_of_many_faces_matches_one_by_one(data_dir):
     assert together.shape == (6, 192) and np.allclose(together, alone, atol=1e-5)
     sims = together @ together.T
     assert (sims[~np.eye(6, dtype=bool)] < 0.5).all()  # six different people
+
+
+def test_noflip_pairs_faces_and_stays_close_to_the_flipped_vectors(data_dir):
+    from facelens.imageio import load_image
+    from facelens.pipeline import detect_rgb
+
+    rgb = load_image(data_dir / "faces" / "bbt4.jpg")
+    faces = detect_rgb(rgb, keep_crop=True)
+    fast, flipped = get_embedder("mobilefacenet_noflip"), get_embedder("mobilefacenet")
+    together = fast.embed(rgb, faces)  # six faces in three calls, two different faces per call
+    alone = np.stack([fast.embed(rgb, [f])[0] for f in faces])
+    assert together.shape == (6, 192) and np.allclose(together, alone, atol=1e-5)
+    same_face = np.einsum("ij,ij->i", together, flipped.embed(rgb, faces))
+    assert (same_face > 0.9).all(), same_face  # the same network; the mirror only averages
 
 
 def test_unknown_model():

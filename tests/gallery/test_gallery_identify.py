@@ -166,7 +166,7 @@ def test_mean_and_max_scoring(db_url, fixture_embeddings):
 
 
 def test_threshold_is_calibrated():
-    for model in ("mobilefacenet", "dlib", "fused"):
+    for model in ("mobilefacenet", "mobilefacenet_noflip", "dlib", "fused"):
         for scoring in ("max", "mean"):
             value, origin = threshold_for(model, scoring)
             assert 0.3 < value < 1.0 and "FPIR" in origin, (model, scoring, origin)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from ..embedding import EMBEDDERS
 from ..errors import BadInputError
 
 eval_app = typer.Typer(help="Evaluate models on labelled data.", no_args_is_help=True)
@@ -26,7 +27,7 @@ def register(app: typer.Typer) -> None:
 def verification(
     pairs: Path = typer.Option(..., help="LFW-style pairs file (View 2: 10 folds)."),
     images: Path = typer.Option(..., help="Folder holding NAME/NAME_0001.jpg images."),
-    model: str = typer.Option("all", help="mobilefacenet, dlib, fused or all."),
+    model: str = typer.Option("all", help="mobilefacenet, mobilefacenet_noflip, dlib, fused or all."),
     detector: str = typer.Option("blazeface", help="Detector used to find each face."),
     out: Path = typer.Option(Path("runs/eval-verification"), help="Folder for report, ROC PNG, cache."),
     calibrate: bool = typer.Option(False, help="Write the thresholds into the package calibration."),
@@ -41,15 +42,15 @@ def verification(
 
     if not images.is_dir():
         raise BadInputError(f"{images}: not a folder of images")
-    chosen = ["mobilefacenet", "dlib", "fused"] if model == "all" else [model]
-    if any(m not in ("mobilefacenet", "dlib", "fused") for m in chosen):
-        raise BadInputError(f"unknown model {model!r}: mobilefacenet, dlib, fused or all")
+    chosen = list(EMBEDDERS) if model == "all" else [model]
+    if any(m not in EMBEDDERS for m in chosen):
+        raise BadInputError(f"unknown model {model!r}: {', '.join(EMBEDDERS)} or all")
     pair_list = ev.parse_pairs(pairs)
     names = sorted({p.first for p in pair_list} | {p.second for p in pair_list})
     missing = [n for n in names[:] if not (images / n).is_file()]
     if missing:
         raise BadInputError(f"{len(missing)} images of the pairs file are missing under {images}, e.g. {missing[0]}")
-    base_models = sorted({"mobilefacenet", "dlib"} if "fused" in chosen else set(chosen))
+    base_models = sorted(set(chosen) - {"fused"} | ({"mobilefacenet", "dlib"} if "fused" in chosen else set()))
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"embedding {len(names)} images", total=len(names))
@@ -79,7 +80,7 @@ def verification(
     }
     ev.write_json(out / "report.json", summary)
     if calibrate:
-        if len(chosen) < 3:
+        if len(chosen) < len(EMBEDDERS):
             raise BadInputError("--calibrate needs --model all (the fused weight depends on both backends)")
         record = ev.calibration_record(reports, weight, f"{pairs} with images {images}", command)
         ev.write_json(CALIBRATION_FILE, record)

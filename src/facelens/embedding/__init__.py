@@ -7,7 +7,7 @@ import functools
 from ..errors import BadInputError
 from .base import Embedder, l2_normalise
 
-EMBEDDERS = ("mobilefacenet", "dlib", "fused")
+EMBEDDERS = ("mobilefacenet", "mobilefacenet_noflip", "dlib", "fused")
 
 
 @functools.lru_cache(maxsize=None)
@@ -16,6 +16,10 @@ def get_embedder(name: str) -> Embedder:
         from .mobilefacenet import MobileFaceNet
 
         return MobileFaceNet()
+    if name == "mobilefacenet_noflip":
+        from .mobilefacenet import MobileFaceNetNoFlip
+
+        return MobileFaceNetNoFlip()
     if name == "dlib":
         from .dlib_resnet import DlibResNet
 

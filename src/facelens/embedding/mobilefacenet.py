@@ -43,3 +43,15 @@ class MobileFaceNet:
     def _run(self, pair: np.ndarray) -> np.ndarray:
         tensor = (pair.astype(np.float32) - 127.5) / 128.0
         return self._model.run(tensor)[0]
+
+
+class MobileFaceNetNoFlip(MobileFaceNet):
+    """The same network without flip augmentation: two *different* faces share each call, so a
+    crowded frame costs about half (one face costs the same). Its vectors are close to, but not
+    the same as, the flipped ones, so it is its own model: own calibrated thresholds, own gallery
+    templates (models never mix). Accuracy and speed: README "Speed"."""
+
+    name = "mobilefacenet_noflip"
+
+    def __init__(self) -> None:
+        super().__init__(flip=False)
