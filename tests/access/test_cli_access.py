@@ -51,3 +51,4 @@ def test_eval_blink_on_the_bundled_orl_subjects(tmp_path, capsys):
     assert summary["iris"]["open_called_closed"] == "1/47"  # s33/4, at 0.73 of its open baseline
     assert summary["mesh"]["closed_detected"] == "0/3"
     assert run_cli(["eval", "blink", "--orl", str(ACCESS_DATA / "hamilton")]) == 2
+    assert run_cli(["eval", "blink", "--orl", str(tmp_path / "missing")]) == 2

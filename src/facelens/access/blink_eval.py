@@ -42,6 +42,8 @@ def measure(path: Path, scale: float = 3.0) -> dict[str, float] | None:
 def run(orl: Path, progress=None) -> dict:
     labels = json.loads(LABELS.read_text())
     closed, partly = set(labels["closed"]), set(labels["partly_closed"])
+    if not Path(orl).is_dir():
+        raise BadInputError(f"{orl}: not a folder (expected the ORL layout s1/1.pgm … s40/10.pgm)")
     people = sorted((p for p in Path(orl).iterdir() if p.is_dir() and p.name.startswith("s")),
                     key=lambda p: int(p.name[1:]) if p.name[1:].isdigit() else 0)
     if not people:
