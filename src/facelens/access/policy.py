@@ -1,7 +1,8 @@
 """Per-door access policies and lockout state, stored in the gallery database.
 
 Two tables of our own (created on first use with ``create_all`` on the gallery's engine, so a
-gallery made by the gallery issue gains them without a migration of its schema):
+gallery made by the gallery issue gains them without a migration of its schema; their version is
+kept in the gallery's meta table under ``access_schema``):
 
 - ``access_policies``: door name → policy JSON (threshold with the FAR it was chosen at,
   liveness mode, allowed hours, lockout rule, adaptation switch);
@@ -28,6 +29,7 @@ from ..errors import BadInputError, NotFoundError
 from ..gallery.store import utcnow
 
 DEFAULT_DOOR = "default"
+SCHEMA_KEY, SCHEMA_VERSION = "access_schema", "1"
 LIVENESS_MODES = ("active", "passive", "both", "none")
 FAR_POINTS = {1e-2: "far_1e-2", 1e-3: "far_1e-3"}
 HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -54,10 +56,15 @@ class LockoutRow(AccessBase):
 
 def ensure_tables(gallery) -> None:
     """Create the access tables in the gallery database if they are not there yet (once per
-    opened gallery: create_all inspects the schema, which costs a few queries)."""
+    opened gallery: create_all inspects the schema, which costs a few queries), and record their
+    schema version in the gallery's meta table, as the analytics tables do, so a later change
+    of these two tables knows what it migrates from."""
     if getattr(gallery.store, "_access_tables", False):
         return
     AccessBase.metadata.create_all(gallery.store.engine)
+    with gallery.store.write() as session:
+        if gallery.store.get_meta(session, SCHEMA_KEY) is None:
+            gallery.store.set_meta(session, SCHEMA_KEY, SCHEMA_VERSION)
     gallery.store._access_tables = True
 
 
