@@ -3,7 +3,6 @@ isolated gallery per test (helpers in access_support.py)."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from access_support import ACCESS_DATA, read_rgb
