@@ -38,19 +38,23 @@ class Mesh:
     presence: float  # the model's face-presence probability for the ROI
 
 
+def square_roi(center, side: float, angle: float, size: int) -> np.ndarray:
+    """2×3 affine: image pixels → size×size pixels of a square of ``side`` image pixels around
+    ``center``, turned by ``angle`` (radians, image coordinates) so that it comes out level."""
+    scale = size / side
+    cos, sin = math.cos(-angle) * scale, math.sin(-angle) * scale
+    rotation = np.array([[cos, -sin], [sin, cos]])
+    shift = np.array([size / 2, size / 2]) - rotation @ np.asarray(center, dtype=np.float64)
+    return np.hstack([rotation, shift[:, None]])
+
+
 def roi_matrix(face: Face) -> np.ndarray:
     """2×3 affine: image pixels → 192×192 ROI pixels (scaled, rotated square around the box)."""
-    cx, cy = face.center
-    side = max(face.width, face.height) * ROI_SCALE
     angle = 0.0
     if "right_eye" in face.keypoints and "left_eye" in face.keypoints:
         (x0, y0), (x1, y1) = face.keypoints["right_eye"], face.keypoints["left_eye"]
         angle = math.atan2(y1 - y0, x1 - x0)  # eye-line roll, image coordinates
-    scale = INPUT_SIZE / side
-    cos, sin = math.cos(-angle) * scale, math.sin(-angle) * scale
-    rotation = np.array([[cos, -sin], [sin, cos]])
-    shift = np.array([INPUT_SIZE / 2, INPUT_SIZE / 2]) - rotation @ np.array([cx, cy])
-    return np.hstack([rotation, shift[:, None]])
+    return square_roi(face.center, max(face.width, face.height) * ROI_SCALE, angle, INPUT_SIZE)
 
 
 def face_mesh_full(rgb: np.ndarray, face: Face) -> Mesh:
@@ -117,12 +121,9 @@ def eye_opening(rgb: np.ndarray, points: np.ndarray) -> dict[str, float]:
         p0, p1 = points[a, :2].astype(np.float64), points[b, :2].astype(np.float64)
         width = float(np.linalg.norm(p1 - p0)) or 1e-6
         angle = math.atan2(p1[1] - p0[1], p1[0] - p0[0])
-        scale = IRIS_INPUT / (IRIS_ROI_SCALE * width)
-        cos, sin = math.cos(-angle) * scale, math.sin(-angle) * scale
-        rotation = np.array([[cos, -sin], [sin, cos]])
-        shift = np.array([IRIS_INPUT / 2, IRIS_INPUT / 2]) - rotation @ ((p0 + p1) / 2)
-        roi = cv2.warpAffine(rgb, np.hstack([rotation, shift[:, None]]), (IRIS_INPUT, IRIS_INPUT),
-                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        matrix = square_roi((p0 + p1) / 2, IRIS_ROI_SCALE * width, angle, IRIS_INPUT)
+        roi = cv2.warpAffine(rgb, matrix, (IRIS_INPUT, IRIS_INPUT), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
         if side == "left":  # the model was trained on one eye's orientation
             roi = roi[:, ::-1]
         outputs = model.run((roi.astype(np.float32) / 255.0)[None])

@@ -320,10 +320,10 @@ def blink_command(
 ) -> None:
     """Blink cue: how often the iris-model eye opening and the mesh's EAR see labelled closed eyes."""
     from ..access import blink_eval
+    from ..evaluation.verification import write_json
 
     report = blink_eval.run(orl)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out / "report.json", report)
     for cue, row in report["summary"].items():
         low, high = row["closed_ratio_range"] or (float("nan"), float("nan"))
         print(f"{cue:5s} closed detected {row['closed_detected']}, open called closed {row['open_called_closed']}, "
