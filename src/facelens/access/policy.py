@@ -62,9 +62,7 @@ def ensure_tables(gallery) -> None:
     if getattr(gallery.store, "_access_tables", False):
         return
     AccessBase.metadata.create_all(gallery.store.engine)
-    with gallery.store.write() as session:
-        if gallery.store.get_meta(session, SCHEMA_KEY) is None:
-            gallery.store.set_meta(session, SCHEMA_KEY, SCHEMA_VERSION)
+    gallery.store.ensure_meta(SCHEMA_KEY, SCHEMA_VERSION)
     gallery.store._access_tables = True
 
 

@@ -100,9 +100,7 @@ class ObservationStore:
         except SQLAlchemyError as exc:
             self.store.dispose()
             raise storage_error(exc, self.store.url) from None
-        with self.store.write() as session:
-            if Store.get_meta(session, SCHEMA_KEY) is None:
-                Store.set_meta(session, SCHEMA_KEY, SCHEMA_VERSION)
+        self.store.ensure_meta(SCHEMA_KEY, SCHEMA_VERSION)
 
     @property
     def url(self) -> str:

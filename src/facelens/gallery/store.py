@@ -278,6 +278,17 @@ class Store:
             row.value = value
         session.flush()
 
+    def ensure_meta(self, key: str, value: str) -> None:
+        """Set ``key`` once, if it is not set yet (schema versions of tables that other
+        subsystems keep in this database). Reads first, so the common case — already set — takes
+        no write lock."""
+        with self.read() as session:
+            if self.get_meta(session, key) is not None:
+                return
+        with self.write() as session:
+            if self.get_meta(session, key) is None:  # another process may have set it meanwhile
+                self.set_meta(session, key, value)
+
     def bump_generation(self, session: Session, model: str) -> tuple[int, int]:
         """(before, after) of the model's generation counter; the row lock orders writers."""
         key = f"generation:{model}"
