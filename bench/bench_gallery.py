@@ -231,7 +231,7 @@ def main() -> None:
             start, cpu = time.perf_counter(), time.process_time()
             index = gallery.index_for("mobilefacenet")  # cold start: decrypt all, HNSW insert, save
             build, cpu = time.perf_counter() - start, time.process_time() - cpu
-            index_file = gallery._index_path("mobilefacenet")
+            index_file = gallery.indexes.path("mobilefacenet")
             report["index_build"] = {"seconds": round(build, 1), "cpu_seconds_all_threads": round(cpu, 1),
                                      "rate_per_s": round(args.n / build),
                                      "file_mb": round(index_file.stat().st_size / 2**20, 1)}

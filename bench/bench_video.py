@@ -13,6 +13,14 @@ one 720p stream with one face; ≥ 8 fps per stream with 4 streams, on 2 cores.
 
 A second part (``--identity``) measures track voting against single-frame decisions on the
 test clips (ground truth in tests/data/video/clips.json): see docs/video.md.
+
+Issue 17 adds, on the labelled benchmark in bench/labels/ (docs/video.md has the numbers):
+
+    python bench/bench_video.py --benchmark --data ../shared/data   # IDF1, MOTA, false identities vs dlib
+    python bench/bench_video.py --gates --data ../shared/data       # calibrates tracking.APPEARANCE_GATE
+    python bench/bench_video.py --cuts --data ../shared/data        # calibrates shotcut.py's gates
+    python bench/bench_video.py --linking --data ../shared/data     # calibrates linking.LINK_THRESHOLD
+    python bench/bench_video.py --frames 300 --one --data ../shared/data  # fps, one 720p stream only
 """
 
 from __future__ import annotations
@@ -107,6 +115,21 @@ def throughput(data: Path, frames: int, repeat: int = 1) -> list[dict]:
     for row in rows:
         print(f"| {row['case']} | {_how(row['detect_every'])} "
               f"| {row['fps_per_stream']} | {row['fps_total']} | {row['mean_N']} |")
+    return rows
+
+
+def one_stream(data: Path, frames: int, repeat: int = 1) -> list[dict]:
+    """The issue-17 speed goal: one 720p stream (presenter_720p.mp4) with the default config."""
+    wl = watchlist(data)
+    one = data / "video" / "presenter_720p.mp4"
+    run([one], wl, 1, 30)  # warm-up
+    rows = []
+    for attempt in range(repeat):
+        for every in (None, 1):
+            row = run([one], wl, every, frames)
+            row["attempt"] = attempt
+            print(json.dumps(row), flush=True)
+            rows.append(row)
     return rows
 
 
@@ -213,6 +236,227 @@ def hamilton_closeup(clips: Path) -> dict:
             "first_named_frame_track": track.index("lin-manuel-miranda") if "lin-manuel-miranda" in track else None}
 
 
+LABELS = REPO / "bench" / "labels"
+BENCHMARK = ("short_hamilton_clip", "presenter_720p", "crowd_walk_1080p")
+ENROLLED = {"lin_manuel_miranda": "photos/lin-manuel-miranda.png", "barack_obama": "photos/obama.jpg"}
+
+
+def benchmark(data: Path, anchor: bool = True) -> list[dict]:
+    """``facelens eval video`` on each labelled video, Lin-Manuel Miranda and Barack Obama enrolled
+    (on the crowd and the presenter they are strangers: any name given there is a false identity)."""
+    from facelens.evaluation.video import evaluate
+
+    people = {name: [data / path] for name, path in ENROLLED.items()}
+    rows = []
+    for name in BENCHMARK:
+        labels = LABELS / f"{name}.json"
+        report = evaluate(data / "video" / f"{name}.mp4", labels, people, anchor=anchor)
+        print(json.dumps(report), flush=True)
+        rows.append(report)
+    print("\n| video | system | IDF1 | ID switches | MOTA | false-identity frames | fps |\n|---|---|---|---|---|---|---|")
+    for report in rows:
+        for system in ("facelens", "dlib_recipe"):
+            if system in report:
+                r = report[system]
+                print(f"| {Path(report['video']).name} | {system} | {r['idf1']} | {r['id_switches']} | {r['mota']} "
+                      f"| {r['false_identity_frames']} | {r['fps']} |")
+    for system in ("facelens", "dlib_recipe"):
+        if all(system in r for r in rows):
+            tp, fp, fn = (sum(r[system][k] for r in rows) for k in ("idtp", "idfp", "idfn"))
+            pooled = 2 * tp / (2 * tp + fp + fn)
+            print(f"| all three (pooled IDTP/IDFP/IDFN) | {system} | {pooled:.4f} | "
+                  f"{sum(r[system]['id_switches'] for r in rows)} | | "
+                  f"{sum(r[system]['false_identity_frames'] for r in rows)} | |")
+            for r in rows:
+                r.setdefault("pooled_idf1", {})[system] = round(pooled, 4)
+    return rows
+
+
+def gates(data: Path) -> dict:
+    """Same-person vs different-person cosine similarities of MobileFaceNet embeddings, as the
+    tracker sees them: a detection against the running template (0.8·old + 0.2·new) of its own
+    labelled person (same shot) and of every other labelled person in the video; plus LFW View 2
+    impostor pairs (folds 1–2). Prints percentiles by eye distance; tracking.py's gates come from
+    here."""
+    from facelens.detection.base import iou_matrix
+    from facelens.detection.tiling import detect_tiles, merge
+    from facelens.detection import get_detector
+    from facelens.alignment import align_face
+    from facelens.pipeline import embed_faces
+    from facelens.evaluation.video import load_labels
+
+    same, other = [], []
+    for name in BENCHMARK:
+        labels = load_labels(LABELS / f"{name}.json")
+        capture = cv2.VideoCapture(str(data / "video" / f"{name}.mp4"))
+        templates: dict[str, tuple[int, np.ndarray]] = {}
+        index = 0
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            truth = labels.faces.get(index, [])
+            if truth:
+                found = get_detector("blazeface", min_score=0.35).detect(rgb)
+                if max(rgb.shape[:2]) > 1000:
+                    found = merge(found + detect_tiles(rgb, get_detector("blazeface", min_score=0.35, near_fallback=False), 480),
+                                  rgb.shape[1], rgb.shape[0])
+                faces = [align_face(rgb, f, keep_crop=True) for f in found]
+                if faces:
+                    overlaps = iou_matrix(np.array([f.box for f in faces]), np.array([b for _, b in truth]))
+                    pairs = [(faces[i], truth[j][0]) for i, j in enumerate(overlaps.argmax(1)) if overlaps[i, j] >= 0.5]
+                    embedded = embed_faces(rgb, [f for f, _ in pairs])
+                    shot = sum(index >= c for c in labels.cuts)
+                    for face, (_, person) in zip(embedded, pairs):
+                        eyes = face.quality.face_size if face.quality else float("nan")
+                        for who, (where, template) in templates.items():
+                            sim = float(face.embedding @ template)
+                            if who == person and where == shot:
+                                same.append((sim, eyes, name))
+                            elif who != person:
+                                other.append((sim, eyes, name))
+                        old = templates.get(person)
+                        if old is None or old[0] != shot:
+                            templates[person] = (shot, face.embedding)
+                        else:
+                            mixed = 0.8 * old[1] + 0.2 * face.embedding
+                            templates[person] = (shot, mixed / np.linalg.norm(mixed))
+            index += 1
+        print(f"{name}: {len(same)} same-person, {len(other)} different-person comparisons so far", flush=True)
+    lfw = _lfw_impostors(data)
+    result = {"lfw_impostor_pairs": len(lfw)}
+    groups = [("all faces", 0.0, None), ("eye distance >= 8 px", 8.0, None)] + [(n, 0.0, n) for n in BENCHMARK]
+    for label, floor, video in groups:
+        s = np.array([v for v, e, n in same if e >= floor and video in (None, n)])
+        o = np.array([v for v, e, n in other if e >= floor and video in (None, n)])
+        row = {"same": len(s), "different": len(o),
+               "same_p01_p1_p5": np.percentile(s, [0.1, 1, 5]).round(3).tolist() if len(s) else None,
+               "different_p99_p999_max": [*np.percentile(o, [99, 99.9]).round(3).tolist(), round(float(o.max()), 3)] if len(o) else None}
+        for gate in (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+            row[f"gate {gate}"] = {"same rejected": round(float((s < gate).mean()), 4) if len(s) else None,
+                                   "different accepted": round(float((o >= gate).mean()), 5) if len(o) else None,
+                                   "lfw impostors accepted": round(float((lfw >= gate).mean()), 5)}
+        result[label] = row
+        print(label, json.dumps(row), flush=True)
+    result["lfw_impostor_p99_p999_max"] = [*np.percentile(lfw, [99, 99.9]).round(3).tolist(), round(float(lfw.max()), 3)]
+    print("LFW impostors p99, p99.9, max:", result["lfw_impostor_p99_p999_max"])
+    return result
+
+
+def _lfw_impostors(data: Path, folds: int = 2) -> np.ndarray:
+    from facelens.pipeline import embed
+
+    lines = (data / "lfw" / "pairs.txt").read_text().splitlines()[1:]
+    sims, cache = [], {}
+
+    def vector(name: str, number: str):
+        key = f"{name}/{name}_{int(number):04d}.jpg"
+        if key not in cache:
+            try:
+                cache[key] = embed(data / "lfw" / "images" / key, face="largest")[0].embedding
+            except Exception:  # noqa: BLE001 - an LFW image without a detected face is skipped
+                cache[key] = None
+        return cache[key]
+
+    for fold in range(folds):
+        for line in lines[fold * 600 + 300: fold * 600 + 600]:  # the 300 different-person pairs
+            a, i, b, j = line.split()
+            va, vb = vector(a, i), vector(b, j)
+            if va is not None and vb is not None:
+                sims.append(float(va @ vb))
+    return np.array(sims)
+
+
+def linking(data: Path) -> dict:
+    """Similarity of finished tracks' templates (what the Linker compares): tracks of the same
+    labelled person vs tracks of different people, over the three benchmark videos watched as
+    three cameras of one run, plus LFW impostor pairs."""
+    from facelens.evaluation.video import load_labels
+    from facelens.video.identity import MemoryWatchlist
+    from facelens.video.linking import Linker
+    from facelens.video.watch import SourceSpec, WatchConfig, watch
+
+    class Collect(Linker):
+        def __init__(self):
+            super().__init__(None)
+            self.tracks = []
+
+        def link(self, **track):
+            self.tracks.append(track)
+            return super().link(**track)
+
+    people = {name: [data / path] for name, path in ENROLLED.items()}
+    wl = MemoryWatchlist.from_images(people)
+    templates = []
+    for name in BENCHMARK:
+        labels = load_labels(LABELS / f"{name}.json")
+        votes: dict[int, dict[str, int]] = {}
+
+        def record(frame, faces, labels=labels, votes=votes):
+            from facelens.detection.base import iou_matrix
+
+            truth = labels.faces.get(frame.index, [])
+            for face in faces:
+                if truth:
+                    overlaps = iou_matrix(np.array([face.box]), np.array([b for _, b in truth]))[0]
+                    if overlaps.max() >= 0.5:
+                        who = truth[int(overlaps.argmax())][0]
+                        counts = votes.setdefault(face.attributes["track_id"], {})
+                        counts[who] = counts.get(who, 0) + 1
+
+        linker = Collect()
+        watch([SourceSpec(str(data / "video" / f"{name}.mp4"), name)], wl, config=WatchConfig(), linker=linker,
+              on_frame=record)
+        for track in linker.tracks:
+            counts = votes.get(track["track_id"])
+            if track["template"] is not None and counts:
+                templates.append((f"{name}:{max(counts, key=counts.get)}", track["template"]))
+    same, different = [], []
+    for i, (a, ta) in enumerate(templates):
+        for b, tb in templates[i + 1:]:
+            (same if a == b else different).append(float(ta @ tb))
+    same, different = np.array(same), np.array(different)
+    lfw = _lfw_impostors(data)
+    result = {"tracks": len(templates), "same_pairs": len(same), "different_pairs": len(different),
+              "same_p5_p25_median": np.percentile(same, [5, 25, 50]).round(3).tolist(),
+              "different_p99_p999_max": [*np.percentile(different, [99, 99.9]).round(3).tolist(), round(float(different.max()), 3)],
+              "lfw_impostor_max": round(float(lfw.max()), 3)}
+    for threshold in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75):
+        result[f"at {threshold}"] = {"same linked": round(float((same >= threshold).mean()), 3),
+                                     "different merged": round(float((different >= threshold).mean()), 4)}
+    print(json.dumps(result, indent=1))
+    return result
+
+
+def cut_scores(data: Path) -> dict:
+    """Shot-cut scores of every consecutive frame pair of the shared videos and the test clips."""
+    from facelens.video.shotcut import ShotCutDetector
+
+    videos = [data / "video" / f"{n}.mp4" for n in BENCHMARK] + sorted((REPO / "tests" / "data" / "video").glob("*.mp4"))
+    out = {}
+    for path in videos:
+        detector = ShotCutDetector()
+        capture = cv2.VideoCapture(str(path))
+        scores, flagged = [], []
+        index = 0
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if detector.is_cut(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)):
+                flagged.append(index)
+            scores.append((index, *detector.last_scores))
+            index += 1
+        top = sorted(scores[1:], key=lambda r: -r[1])[:4]
+        out[path.name] = {"pairs": len(scores) - 1, "cuts_flagged": flagged,
+                          "top_histogram_distance": [(i, round(h, 3), round(d, 1)) for i, h, d in top],
+                          "max_scores_not_cut": [round(max(h for i, h, _ in scores if i not in flagged), 3),
+                                                 round(max(d for i, _, d in scores if i not in flagged), 1)]}
+        print(path.name, json.dumps(out[path.name]), flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -220,10 +464,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the best is kept")
     parser.add_argument("--ray", action="store_true", help="only the 4 streams as 4 Ray actors")
     parser.add_argument("--identity", action="store_true", help="only the identity-voting measurement")
+    parser.add_argument("--benchmark", action="store_true", help="eval video on the labelled videos (bench/labels)")
+    parser.add_argument("--no-anchor", action="store_true", help="with --benchmark: skip the dlib recipe")
+    parser.add_argument("--gates", action="store_true", help="calibrate the tracker's appearance gate")
+    parser.add_argument("--cuts", action="store_true", help="shot-cut scores on every video")
+    parser.add_argument("--linking", action="store_true", help="calibrate the cross-camera linking threshold")
+    parser.add_argument("--one", action="store_true", help="throughput of one 720p stream only")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     result = {"cpu_count": os.cpu_count(), "load_before": os.getloadavg()[0]}
-    if args.ray:
+    if args.benchmark:
+        result["benchmark"] = benchmark(args.data, anchor=not args.no_anchor)
+    elif args.gates:
+        result["gates"] = gates(args.data)
+    elif args.cuts:
+        result["cuts"] = cut_scores(args.data)
+    elif args.linking:
+        result["linking"] = linking(args.data)
+    elif args.one:
+        result["one_stream"] = one_stream(args.data, args.frames, args.repeat)
+    elif args.ray:
         result["ray"] = ray_streams(args.data, args.frames)
     elif args.identity:
         result["identity"] = identity(REPO / "tests" / "data" / "video")

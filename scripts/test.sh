@@ -12,6 +12,18 @@ if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! command -v initdb >/
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
     || echo "warning: could not install postgresql; its tests will be skipped" >&2
 fi
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! command -v mosquitto >/dev/null \
+   && [ ! -x /usr/sbin/mosquitto ]; then
+  # Real Mosquitto broker for the server's MQTT tests (started by the tests themselves).
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null) \
+    || echo "warning: could not install mosquitto; the MQTT tests will be skipped" >&2
+fi
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then
+  # Debian's headless Chromium for the dashboard's browser tests (Playwright is pointed at it;
+  # it downloads no browser of its own).
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "warning: could not install chromium; the dashboard browser tests will be skipped" >&2
+fi
 
 python3 -m venv .venv
 . .venv/bin/activate

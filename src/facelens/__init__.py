@@ -8,6 +8,8 @@ OpenCV's BGR order — pass ``channels="rgb"`` for RGB arrays):
     result = facelens.verify("a.jpg", "b.jpg")          # similarity, decision, threshold used
 
 Models run locally from files shipped with the package (``facelens models`` lists them).
+Each verb calls the matching use case in ``facelens.usecases`` (as the CLI and the REST service
+do) and returns its faces or verification.
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ from .errors import (
     MultipleFacesError,
     NoFaceError,
 )
+from .constants import DEFAULT_DETECTOR, DEFAULT_MODEL
 from .imageio import Channels, ImageLike, load_image
-from .pipeline import DEFAULT_DETECTOR, DEFAULT_MODEL, FaceChoice, choose_faces
-from .pipeline import detect as _detect
-from .pipeline import embed as _embed
+from .pipeline import FaceChoice, choose_faces
 from .types import Face, Quality, Verification
 
 __version__ = "0.1.0"
@@ -36,15 +37,19 @@ __version__ = "0.1.0"
 def detect(image: ImageLike, detector: str = DEFAULT_DETECTOR, channels: Channels = "bgr",
            **detector_options: Any) -> list[Face]:
     """Every face in the image: box, keypoints, score and quality, in input pixel coordinates."""
-    return _detect(image, detector=detector, channels=channels, **detector_options)
+    from .usecases.faces import detect as detect_faces
+
+    return detect_faces(image, detector=detector, channels=channels, **detector_options).faces
 
 
 def embed(image: ImageLike, model: str = DEFAULT_MODEL, detector: str = DEFAULT_DETECTOR,
           face: FaceChoice = "all", channels: Channels = "bgr", **detector_options: Any) -> list[Face]:
     """Faces with embeddings. ``face``: 'all', 'largest', 'only' (error if several) or an index
     counted left to right. Raises NoFaceError when the image holds no face."""
-    return _embed(image, model=model, detector=detector, face=face, channels=channels,
-                  **detector_options)
+    from .usecases.faces import embed as embed_faces
+
+    return embed_faces(image, model=model, detector=detector, face=face, channels=channels,
+                       **detector_options).faces
 
 
 represent = embed
@@ -56,43 +61,32 @@ def verify(a: ImageLike | np.ndarray, b: ImageLike | np.ndarray, model: str = DE
     """Are a and b the same person? Each side is an image (its ``face`` is used: the largest by
     default) or a precomputed 1-D embedding of the same model. The threshold is the model's
     calibrated operating point (see ``facelens.verification``)."""
-    from .verification import cosine_similarity, threshold
+    from .usecases.faces import verify as verify_faces
 
-    face_a = _as_face(a, model, detector, face, channels, "first image")
-    face_b = _as_face(b, model, detector, face, channels, "second image")
-    if face_a.embedding_model != face_b.embedding_model:
-        raise BadInputError(
-            f"cannot compare a {face_a.embedding_model} embedding with a {face_b.embedding_model} one"
-        )
-    limit, point = threshold(model, operating_point)
-    similarity = cosine_similarity(face_a.embedding, face_b.embedding)
-    return Verification(verified=similarity >= limit, similarity=similarity, threshold=limit,
-                        model=model, operating_point=point, face_a=face_a, face_b=face_b)
+    return verify_faces(a, b, model=model, detector=detector, face=face, operating_point=operating_point,
+                        channels=channels).verification
 
 
 def identify(image: ImageLike | np.ndarray, db: str | None = None, top_k: int = 5,
              model: str = DEFAULT_MODEL, **options: Any):
     """Who is in the image? One result per face against the gallery at ``db`` (default
-    $FACELENS_DB): identity (None = unknown, open-set), similarity and top-k candidates."""
+    $FACELENS_DB): identity (None = unknown, open-set), similarity and top-k candidates.
+    ``options``: scoring ('max' or 'mean'), threshold, record_unknown."""
     from .gallery import Gallery
+    from .usecases.identification import identify as identify_faces
 
     with Gallery(db) as gallery:
-        return gallery.identify(image, top_k=top_k, model=model, **options)
+        return identify_faces(gallery, image, top_k=top_k, model=model, **options).faces
 
 
 def analyze(image: ImageLike, actions=("emotion", "gender", "age"), detector: str = DEFAULT_DETECTOR,
             channels: Channels = "bgr", **options: Any) -> list[Face]:
-    """Faces with the attributes asked for: emotion, gender, age, mesh, gender_eyes."""
-    from .attributes.analyze import analyze as _analyze
+    """Faces with the attributes asked for: emotion, gender, age, mesh, gender_eyes (an empty
+    list when the image holds no face). ``options``: emotion_model, min_face_size, detector
+    options."""
+    from .usecases.analysis import analyze_image
 
-    return _analyze(image, actions, detector=detector, channels=channels, **options)
-
-
-def _as_face(item, model, detector, face, channels, name) -> Face:
-    if isinstance(item, np.ndarray) and item.ndim == 1:
-        return Face(box=(0, 0, 1, 1), score=1.0, embedding=item, embedding_model=model,
-                    detector="embedding")
-    return _embed(item, model=model, detector=detector, face=face, channels=channels, name=name)[0]
+    return analyze_image(image, actions, detector=detector, channels=channels, **options).faces
 
 
 __all__ = [

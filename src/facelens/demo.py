@@ -11,10 +11,11 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from .constants import DEFAULT_MODEL
 from .draw import draw_faces, save_rgb
 from .imageio import load_image
 from .pipeline import choose_faces, detect_rgb, embed_faces
-from .verification import cosine_similarity, threshold
+from .usecases.faces import verify
 
 SAMPLES = ("group.jpg", "obama_a.jpg", "obama_b.jpg", "biden.jpg")
 
@@ -23,7 +24,8 @@ def sample_path(name: str) -> Path:
     return Path(str(resources.files("facelens") / "samples" / name))
 
 
-def run_demo(out: Path, model: str = "mobilefacenet", echo=print) -> dict:
+def run_demo(out: Path, model: str = DEFAULT_MODEL, echo=print) -> dict:
+    """The stages one by one (to time them), then the verify use case on the embeddings."""
     out.mkdir(parents=True, exist_ok=True)
     embeddings = {}
     timings = {"detect+quality": 0.0, "embed": 0.0}
@@ -38,13 +40,13 @@ def run_demo(out: Path, model: str = "mobilefacenet", echo=print) -> dict:
             start = time.perf_counter()
             embeddings[name] = embed_faces(rgb, choose_faces(faces, "largest", name), model)[0].embedding
             timings["embed"] += time.perf_counter() - start
-    limit, point = threshold(model)
     results = {}
     for a, b in (("obama_a.jpg", "obama_b.jpg"), ("obama_a.jpg", "biden.jpg")):
-        similarity = cosine_similarity(embeddings[a], embeddings[b])
-        verdict = "same person" if similarity >= limit else "different people"
-        results[f"{a} vs {b}"] = similarity
-        echo(f"verify {a} vs {b}: similarity {similarity:.3f} (threshold {limit:.3f}, {point}) → {verdict}")
+        result = verify(embeddings[a], embeddings[b], model=model).verification
+        verdict = "same person" if result.verified else "different people"
+        results[f"{a} vs {b}"] = result.similarity
+        echo(f"verify {a} vs {b}: similarity {result.similarity:.3f} (threshold {result.threshold:.3f}, "
+             f"{result.operating_point}) → {verdict}")
     echo("time: " + ", ".join(f"{k} {1000 * v:.0f} ms" for k, v in timings.items())
          + f" for {len(SAMPLES)} images")
     return results

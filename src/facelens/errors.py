@@ -14,8 +14,11 @@ class FacelensError(Exception):
     exit_code = 1
 
 
-class BadInputError(FacelensError):
-    """The input is missing, unreadable, not an image, too large, or malformed."""
+class BadInputError(FacelensError, ValueError):
+    """The input is missing, unreadable, not an image, too large, or malformed.
+
+    Also a ValueError, so code written against the plain-Python convention (``except
+    ValueError``, e.g. around ``Face(...)``) keeps catching malformed values."""
 
     exit_code = 2
 

@@ -1,4 +1,5 @@
-"""detect → align → embed on one image: the stages every public verb is built from."""
+"""detect → align → embed on one image: the stages the use cases (facelens.usecases), and so
+every public verb, are built from."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from .detection import get_detector
 from .embedding import get_embedder
 from .errors import BadInputError, MultipleFacesError, NoFaceError
 from .imageio import Channels, ImageLike, load_image
+from .constants import DEFAULT_DETECTOR, DEFAULT_MODEL
 from .types import Face
 
-DEFAULT_DETECTOR = "blazeface"
-DEFAULT_MODEL = "mobilefacenet"
 FaceChoice = Union[Literal["all", "largest", "only"], int]
 
 
@@ -24,9 +24,21 @@ def detect_rgb(
     keep_crop: bool = False,
     **detector_options,
 ) -> list[Face]:
-    """Faces in an RGB array, each with keypoints and a quality record (largest first ties by score)."""
-    faces = get_detector(detector, **detector_options).detect(rgb)
+    """Faces in an RGB array, each with keypoints and a quality record, in the detector's order:
+    highest detection score first (not by size: ``choose_faces(faces, "largest")`` picks by area)."""
+    faces = _detector(detector, detector_options).detect(rgb)
     return [align_face(rgb, face, keep_crop=keep_crop) for face in faces]
+
+
+def _detector(name: str, options: dict):
+    """get_detector, with a caller's unknown option (a TypeError from the constructor) or an
+    unhashable option value (a TypeError from the detector cache) refused as bad input."""
+    if not isinstance(name, str):
+        raise BadInputError(f"detector must be a name such as {DEFAULT_DETECTOR!r}, not {name!r}")
+    try:
+        return get_detector(name, **options)
+    except TypeError as exc:
+        raise BadInputError(f"detector {name!r}: bad options {sorted(options)} ({exc})") from None
 
 
 def detect(
@@ -66,6 +78,8 @@ def embed_faces(rgb: np.ndarray, faces: list[Face], model: str = DEFAULT_MODEL) 
     """Add embeddings (L2-normalised float32) to already detected faces."""
     if not faces:
         return []
+    if not isinstance(model, str):
+        raise BadInputError(f"model must be a name such as {DEFAULT_MODEL!r}, not {model!r}")
     embedder = get_embedder(model)
     vectors = embedder.embed(rgb, faces)
     return [f.replace(embedding=v, embedding_model=embedder.name) for f, v in zip(faces, vectors)]

@@ -3,6 +3,7 @@
 A ``Face`` is frozen and validated on construction; each stage returns a new Face with more
 fields filled (``face.replace(embedding=...)``), so nothing downstream needs to know which model
 produced a face. Coordinates are pixels of the input image, (x, y), origin top-left.
+A malformed field raises BadInputError (which is also a ValueError).
 
 Keypoint names are the subject's own sides (MediaPipe's convention): ``right_eye`` is the eye
 that appears on the *left* of a frontal photo.
@@ -18,6 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from .errors import BadInputError
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear", "nose_base")
 """Keypoints a detector may provide. Alignment needs the two eyes plus nose and/or mouth.
@@ -48,8 +51,8 @@ class Quality:
     def __post_init__(self) -> None:
         for name in ("face_size", "sharpness", "brightness", "yaw", "pitch", "roll"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"Quality.{name} must be a finite number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise BadInputError(f"Quality.{name} must be a finite number, got {value!r}")
             object.__setattr__(self, name, float(value))
 
     def problems(
@@ -94,36 +97,30 @@ class Face:
     detector: str = ""
 
     def __post_init__(self) -> None:
-        box = tuple(float(v) for v in self.box)
+        box = _numbers(self.box, "Face.box")
         if len(box) != 4 or not all(math.isfinite(v) for v in box):
-            raise ValueError(f"Face.box must be 4 finite numbers (x1, y1, x2, y2), got {self.box!r}")
+            raise BadInputError(f"Face.box must be 4 finite numbers (x1, y1, x2, y2), got {self.box!r}")
         if box[2] <= box[0] or box[3] <= box[1]:
-            raise ValueError(f"Face.box must have x2 > x1 and y2 > y1, got {box}")
+            raise BadInputError(f"Face.box must have x2 > x1 and y2 > y1, got {box}")
         object.__setattr__(self, "box", box)
-        score = float(self.score)
+        score = _numbers((self.score,), "Face.score")[0]
         if not 0.0 <= score <= 1.0:
-            raise ValueError(f"Face.score must be in [0, 1], got {score}")
+            raise BadInputError(f"Face.score must be in [0, 1], got {score}")
         object.__setattr__(self, "score", score)
-        keypoints = {}
-        for name, point in dict(self.keypoints).items():
-            if name not in KEYPOINT_NAMES:
-                raise ValueError(f"unknown keypoint {name!r}; expected one of {KEYPOINT_NAMES}")
-            x, y = (float(v) for v in point)
-            keypoints[name] = (x, y)
-        object.__setattr__(self, "keypoints", MappingProxyType(keypoints))
+        object.__setattr__(self, "keypoints", MappingProxyType(_keypoints(self.keypoints)))
         if self.embedding is not None:
-            vector = np.asarray(self.embedding, dtype=np.float32)
-            if vector.ndim != 1 or not np.isfinite(vector).all():
-                raise ValueError("Face.embedding must be a finite 1-D vector")
-            vector.setflags(write=False)
-            object.__setattr__(self, "embedding", vector)
+            object.__setattr__(self, "embedding", checked_embedding(self.embedding, "Face.embedding"))
         if self.crop is not None:
             crop = np.asarray(self.crop)
             if crop.ndim != 3 or crop.shape[2] != 3 or crop.dtype != np.uint8:
-                raise ValueError("Face.crop must be an H×W×3 uint8 RGB array")
+                raise BadInputError("Face.crop must be an H×W×3 uint8 RGB array")
             crop.setflags(write=False)
             object.__setattr__(self, "crop", crop)
-        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+        try:
+            attributes = dict(self.attributes)
+        except (TypeError, ValueError):
+            raise BadInputError(f"Face.attributes must be a mapping, got {type(self.attributes).__name__}") from None
+        object.__setattr__(self, "attributes", MappingProxyType(attributes))
 
     @property
     def width(self) -> float:
@@ -190,3 +187,46 @@ class Verification:
             "face_a": self.face_a.to_dict(),
             "face_b": self.face_b.to_dict(),
         }
+
+
+def _numbers(values: Any, what: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{what} must hold numbers, got {values!r}") from None
+
+
+def _keypoints(keypoints: Any) -> dict[str, Point]:
+    try:
+        items = dict(keypoints).items()
+    except (TypeError, ValueError):
+        raise BadInputError(f"Face.keypoints must map names to (x, y), got {type(keypoints).__name__}") from None
+    out = {}
+    for name, point in items:
+        if name not in KEYPOINT_NAMES:
+            raise BadInputError(f"unknown keypoint {name!r}; expected one of {KEYPOINT_NAMES}")
+        xy = _numbers(point, f"keypoint {name}")
+        if len(xy) != 2 or not all(math.isfinite(v) for v in xy):
+            raise BadInputError(f"keypoint {name} must be two finite numbers (x, y), got {point!r}")
+        out[name] = (xy[0], xy[1])
+    return out
+
+
+def checked_embedding(vector: Any, what: str = "embedding", dim: int | None = None) -> np.ndarray:
+    """A read-only float32 1-D copy of ``vector``, or BadInputError saying what is wrong with it:
+    not numbers, not 1-D, empty, NaN/inf, all zeros (no direction to compare), wrong length."""
+    try:
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+            array = np.array(vector, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{what} must be a 1-D vector of numbers") from None
+    if array.ndim != 1 or array.size == 0:
+        raise BadInputError(f"{what} must be a non-empty 1-D vector, got shape {tuple(array.shape)}")
+    if not np.isfinite(array).all():
+        raise BadInputError(f"{what} holds NaN or infinite values")
+    if not np.any(array):
+        raise BadInputError(f"{what} is all zeros: it has no direction to compare")
+    if dim is not None and array.size != dim:
+        raise BadInputError(f"{what} has {array.size} values where {dim} are expected")
+    array.setflags(write=False)
+    return array

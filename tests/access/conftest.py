@@ -37,8 +37,9 @@ def orl_eyes() -> dict[str, dict[int, np.ndarray]]:
 @pytest.fixture
 def gallery(tmp_path):
     from facelens.gallery import Gallery
+    from facelens.usecases.enrolment import enrol
 
     with Gallery(tmp_path / "access.db") as g:
-        g.enrol("lin", [ACCESS_DATA / "enrol" / "lin-manuel-miranda.jpg"])
-        g.enrol("alex", [ACCESS_DATA / "enrol" / "alex-lacamoire.jpg"])
+        enrol(g, "lin", [ACCESS_DATA / "enrol" / "lin-manuel-miranda.jpg"])
+        enrol(g, "alex", [ACCESS_DATA / "enrol" / "alex-lacamoire.jpg"])
         yield g

@@ -15,8 +15,10 @@ from facelens.pipeline import detect_rgb
 
 def test_model_file_has_provenance():
     record = json.loads(MODEL_FILE.read_text())
-    assert record["provenance"]["command"].startswith("facelens eval pad")
+    assert record["provenance"]["command"].startswith(("facelens eval pad", "python -m facelens.access.pad_eval"))
     assert "simulated" in record["provenance"]["limits"]
+    # trained at every capture band, and its test result is recorded per band
+    assert set(record["provenance"]["test_result"]["per_band"]) == {"320", "640", "1280", "1920"}
     assert load_model().threshold == record["threshold"]
 
 

@@ -20,8 +20,7 @@ def test_policy_round_trip_and_audit(gallery):
     assert gallery.audit.entries(event="access.policy")[-1].details["door"] == "lab"
     with pytest.raises(NotFoundError):
         get_policy(gallery, "vault", missing_ok=False)
-    with gallery.store.read() as session:  # the access tables carry their schema version
-        assert gallery.store.get_meta(session, "access_schema") == "1"
+    assert gallery.meta("access_schema") == "1"  # the access tables carry their schema version
 
 
 def test_policy_validation():

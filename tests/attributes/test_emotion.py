@@ -62,7 +62,7 @@ def test_crop_is_framed_like_fer2013(attr_data, load):
 
 @pytest.fixture
 def onnx_emotion_model(tmp_path, monkeypatch):
-    """A tiny ONNX emotion model registered the way the training toolkit ships one."""
+    """A tiny ONNX emotion model in FACELENS_MODELS_DIR, described by its spec.json only."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -81,19 +81,18 @@ def onnx_emotion_model(tmp_path, monkeypatch):
     folder = tmp_path / "emotion_tiny"
     folder.mkdir()
     onnx.save(model, folder / "model.onnx")
+    path = folder / "model.onnx"
     (folder / "spec.json").write_text(json.dumps({
-        "task": "emotion", "labels": labels, "output": "logits",
+        "role": "test", "task": "emotion", "filename": path.name, "sha256": registry.sha256_of(path),
+        "size_bytes": path.stat().st_size, "source": {"registry": "facelens", "package": "tests",
+                                                      "version": "0", "path": path.name},
+        "licence": "test", "input_spec": "", "output_spec": "", "bundled": False,
+        "labels": labels, "output": "logits",
         "input": {"layout": "NCHW", "size": [48, 48], "channels": "grey", "scale": 1 / 255,
                   "mean": [0.5], "std": [0.5]}}))
-    path = folder / "model.onnx"
-    spec = registry.ModelSpec(name="emotion_tiny", role="test", filename="model.onnx",
-                              sha256=registry.sha256_of(path), size_bytes=path.stat().st_size,
-                              source=registry.Source("pypi", "none", "0", "model.onnx"), licence="test",
-                              input_spec="", output_spec="", bundled=False)
-    monkeypatch.setenv("FACELENS_MODELS_DIR", str(tmp_path))
-    monkeypatch.setitem(registry.MODELS, "emotion_tiny", spec)
+    monkeypatch.setenv("FACELENS_MODELS_DIR", str(tmp_path))  # a user model folder: no registration
     yield "emotion_tiny"
-    get_emotion_model.cache_clear()
+    registry.clear_cache()
 
 
 def test_any_registered_onnx_model_fills_the_slot(onnx_emotion_model, attr_data, load):
@@ -103,14 +102,14 @@ def test_any_registered_onnx_model_fills_the_slot(onnx_emotion_model, attr_data,
     dark = np.full_like(rgb, 5)
     assert predict_emotions(bright, faces, onnx_emotion_model)[0]["label"] == "happy"
     record = predict_emotions(dark, faces, onnx_emotion_model)[0]
-    assert record["label"] == "sad" and set(record["probs"]) == {"sad", "happy"}
+    assert record["label"] == "sad" and set(record["probs"]) == {"sad", "happy"} and record["model"] == "emotion_tiny"
     assert analyze(rgb, ("emotion",), channels="rgb", emotion_model=onnx_emotion_model)[0].attributes["emotion"]
 
 
 def test_non_emotion_model_is_refused():
-    from facelens.errors import ModelError
+    from facelens.errors import BadInputError
 
-    with pytest.raises(ModelError):
+    with pytest.raises(BadInputError, match=r"unknown emotion model 'gender_cydral'; choose one of .*emotion_mini_xception"):
         get_emotion_model("gender_cydral")
 
 

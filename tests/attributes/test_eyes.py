@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelens.attributes.eyes import eye_region_crops, gender_eyes_available
+from facelens.attributes.eyes import EYE_SIZE, eye_crop, eye_region_crops, gender_eyes_available
 from facelens.attributes.mesh import face_mesh
 from facelens.errors import NoFaceError
 from facelens.pipeline import detect_rgb
-from facelens.train.datasets import EYE_SIZE, eye_crop
 from facelens.types import Face
 
 
@@ -74,17 +73,18 @@ def tiny_gender_eyes(tmp_path, monkeypatch):
     path = folder / "model.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
     (folder / "spec.json").write_text(json.dumps({
-        "task": "gender_eyes", "labels": ["female", "male"], "output": "logits",
+        "role": "test", "task": "gender_eyes", "filename": path.name, "sha256": registry.sha256_of(path),
+        "size_bytes": path.stat().st_size, "source": {"registry": "facelens", "package": "tests",
+                                                      "version": "0", "path": path.name},
+        "licence": "test", "input_spec": "", "output_spec": "", "bundled": False,
+        "labels": ["female", "male"], "output": "logits",
         "input": {"layout": "NCHW", "size": [40, 80], "channels": "rgb", "scale": 1 / 255,
                   "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}}))
-    spec = registry.ModelSpec(name=eyes.GENDER_EYES_MODEL, role="test", filename="model.onnx",
-                              sha256=registry.sha256_of(path), size_bytes=path.stat().st_size,
-                              source=registry.Source("pypi", "none", "0", "model.onnx"), licence="test",
-                              input_spec="", output_spec="", bundled=False)
     monkeypatch.setenv("FACELENS_MODELS_DIR", str(tmp_path))
-    monkeypatch.setitem(registry.MODELS, eyes.GENDER_EYES_MODEL, spec)
+    monkeypatch.setitem(registry.MODELS, eyes.GENDER_EYES_MODEL, registry.read_spec(folder))
+    registry.clear_cache()  # the shipped model of the same name may be loaded already
     yield
-    eyes._gender_eyes_session.cache_clear()
+    registry.clear_cache()
 
 
 def test_gender_eyes_runs_when_the_model_is_present(tiny_gender_eyes, data_dir):

@@ -107,7 +107,7 @@ def test_models_verify_passes():
     result = run("models", "verify", "--json")
     assert result.returncode == 0, result.stderr
     states = json.loads(result.stdout)["models"]
-    assert states["mobilefacenet"] == "ok" and states["blazeface_full_range"] == "ok"
+    assert states["mobilefacenet"] == "ok" and states["blazeface"] == "ok"
 
 
 def test_unknown_option_is_a_usage_error():

@@ -76,3 +76,35 @@ def test_skip_detector_is_whole_image(data_dir):
 def test_unknown_detector_is_bad_input(data_dir):
     with pytest.raises(BadInputError, match="unknown detector"):
         facelens.detect(data_dir / "faces" / "obama.jpg", detector="yolo")
+
+
+def test_detectors_come_from_the_registry_once(data_dir):
+    from facelens.detection import DETECTORS
+    from facelens.models.registry import names
+
+    assert DETECTORS == names("detector") == ("blazeface", "blazeface_short", "haar", "hog", "skip")
+    assert get_detector() is get_detector("blazeface")
+    assert get_detector("blazeface_short").name == "blazeface_short"
+    assert get_detector("blazeface", tile_size=640) is not get_detector()
+
+
+def test_dlib_shape_predictor_is_loaded_once_for_every_user(data_dir, monkeypatch):
+    """Haar/HOG keypoints and the gender/age chips share one predictor (the dlib embedder too)."""
+    from facelens.attributes.gender_age import predict_gender_age
+    from facelens.detection import landmarks5
+
+    dlib = landmarks5.dlib_module()
+    loads = []
+
+    def counting(path):
+        loads.append(path)
+        return real(path)
+
+    real = dlib.shape_predictor
+    monkeypatch.setattr(landmarks5, "_predictor", None)
+    monkeypatch.setattr(dlib, "shape_predictor", counting)
+    rgb = load_image(data_dir / "faces" / "obama.jpg")
+    faces = get_detector("hog").detect(rgb)
+    assert len(faces) == 1 and "nose_base" in faces[0].keypoints
+    assert predict_gender_age(rgb, faces)[0]["gender"]["label"] == "male"
+    assert len(loads) == 1 and loads[0].endswith("shape_predictor_5_face_landmarks.dat")

@@ -12,7 +12,7 @@ from facelens.models.registry import MODELS, check
 from facelens.verification import threshold
 
 needs_dlib = pytest.mark.skipif(
-    check(MODELS["dlib_resnet"]) != "ok",
+    check(MODELS["dlib"]) != "ok",
     reason="dlib ResNet weights not fetched (run `facelens models fetch`)",
 )
 

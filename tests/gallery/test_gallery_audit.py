@@ -20,7 +20,7 @@ def _filled(db_url, fixture_embeddings) -> Gallery:
 
 
 def _sql(gallery: Gallery, statement: str, **params) -> None:
-    with gallery.store.engine.begin() as conn:
+    with gallery.repository.store.engine.begin() as conn:
         conn.execute(text(statement), params)
 
 

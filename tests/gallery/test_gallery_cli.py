@@ -72,9 +72,11 @@ def test_gallery_commands(tmp_path, capsys, monkeypatch):
     con.execute("UPDATE audit_log SET subject='mallory' WHERE seq=1")
     con.commit()
     con.close()
-    code, out, _ = _run(capsys, "audit", "verify", "--db", db)
+    code, out, _ = _run(capsys, "audit", "verify", "--db", db)  # tampering exits 6 by default
+    assert code == 6 and "TAMPERED" in out
+    code, out, _ = _run(capsys, "audit", "verify", "--db", db, "--report-only")
     assert code == 0 and "TAMPERED" in out
-    code, _, _ = _run(capsys, "audit", "verify", "--db", db, "--strict")
+    code, _, _ = _run(capsys, "audit", "verify", "--db", db, "--strict")  # kept as a no-op alias
     assert code == 6
 
 
@@ -109,3 +111,43 @@ def test_cluster_and_promote(tmp_path, capsys, fixture_embeddings):
     assert code == 0 and "promoted cluster 0 to newcomer: 2 template(s)" in out
     code, out, _ = _run(capsys, "gallery", "cluster", "--db", db, "--distance", "0.5", "--json")
     assert len(json.loads(out)["clusters"]) == 1
+
+
+def test_enrol_refuses_two_people_and_duplicates_unless_forced(tmp_path, capsys):
+    faces, db = DATA.parent / "faces", str(tmp_path / "g.db")
+    obama, obama2, biden = (str(faces / p) for p in ("obama.jpg", "obama2.jpg", "biden.jpg"))
+    code, out, err = _run(capsys, "gallery", "enrol", "obama", obama, biden, "--db", db)
+    assert code == 9 and out == "" and len(err.strip().splitlines()) == 1
+    assert "photo 2 (biden.jpg) does not match photo 1 (obama.jpg)" in err and "--force" in err
+    code, out, err = _run(capsys, "gallery", "enrol", "obama", obama, biden, "--db", db, "--force", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["templates"] == 2 and result["overridden"][0]["source"] == "photo 2 (biden.jpg)"
+    assert "forced past: photo 2 (biden.jpg) disagrees" in err
+    code, out, _ = _run(capsys, "audit", "list", "--db", db, "--event", "enrol.forced")
+    (entry,) = [json.loads(line) for line in out.splitlines()]
+    assert entry["subject"] == "obama" and entry["details"]["by"] == "cli"
+    assert entry["details"]["overridden"][0]["check"] == "agreement"
+
+    # the same face under a new name: a likely duplicate; --add checks against the stored templates
+    code, _, err = _run(capsys, "gallery", "enrol", "barack", obama2, "--db", db)
+    assert code == 9 and "matches the enrolled identity 'obama'" in err
+    code, _, err = _run(capsys, "gallery", "enrol", "barack", obama2, "--db", db, "--force")
+    assert code == 0 and "forced past: photo 1 (obama2.jpg) matches 'obama'" in err
+    code, _, err = _run(capsys, "gallery", "enrol", "barack", str(DATA / "amy1.png"), "--db", db, "--add")
+    assert code == 9 and "does not match the enrolled templates of 'barack'" in err
+    code, _, err = _run(capsys, "gallery", "enrol", "barack", obama, "--db", db, "--add")  # still obama's face
+    assert code == 9 and "matches the enrolled identity 'obama'" in err
+
+    # bulk: refused folders are reported, not enrolled, and listed again with --force
+    people = tmp_path / "people"
+    for person, photos in {"amy": [DATA / "amy1.png", DATA / "amy2.png"], "mixed": [DATA / "raj1.png", DATA / "penny1.png"],
+                           "president": [faces / "obama2.jpg"]}.items():
+        (people / person).mkdir(parents=True)
+        for photo in photos:
+            shutil.copy(photo, people / person)
+    code, out, err = _run(capsys, "gallery", "enrol", "--folders", str(people), "--db", db)
+    assert code == 0 and "enrolled 1 people" in out and "refused 2 people" in out
+    assert "mixed: photo 2 (raj1.png) disagrees" in err and "president: photo 1 (obama2.jpg) matches" in err
+    code, out, _ = _run(capsys, "gallery", "enrol", "--folders", str(people), "--db", db, "--force", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["enrolled"] == ["mixed", "president"] and len(summary["forced"]) == 2

@@ -48,7 +48,7 @@ def test_index_follows_database(db_url, rng, kind):
         other.delete("p3")
     with Gallery(db_url, index=kind) as gallery:
         ids = gallery.index_for("mobilefacenet").keys()
-        with gallery.store.read() as session:
+        with gallery.repository.store.read() as session:
             from sqlalchemy import select
 
             from facelens.gallery.store import TemplateRow

@@ -61,7 +61,7 @@ def test_sigkill_during_bulk_enrolment_loses_nothing_committed(db_url):
         delay = float(rng.uniform(0.2, 1.5))
         reported += _kill_during_enrolment(db_url, round_number, delay)
         with Gallery(db_url) as gallery:
-            with gallery.store.read() as session:
+            with gallery.repository.store.read() as session:
                 counts = dict(session.execute(
                     select(IdentityRow.name, func.count(TemplateRow.id))
                     .outerjoin(TemplateRow, TemplateRow.identity_id == IdentityRow.id).group_by(IdentityRow.name)

@@ -72,10 +72,10 @@ def test_directory_and_bad_url(tmp_path):
 def test_sqlite_uses_wal_and_readers_run_beside_a_writer(tmp_path, rng):
     db = tmp_path / "g.db"
     with Gallery(db) as writer, Gallery(db) as reader:
-        with writer.store.engine.connect() as conn:
+        with writer.repository.store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         writer.enrol("a", embeddings=rng.normal(size=192))
-        with writer.store.write() as session:  # a write transaction held open …
+        with writer.repository.store.write() as session:  # a write transaction held open …
             writer.audit.append("test.hold", None, {}, session=session)
             assert [p["name"] for p in reader.list()] == ["a"]  # … does not block readers
 

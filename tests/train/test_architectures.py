@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 from facelens.errors import BadInputError  # noqa: E402
 from facelens.train.architectures import ARCHS, CnnBiLSTM, Seed002CNN, build, count_parameters  # noqa: E402
 from facelens.train.augment import NONE  # noqa: E402
-from facelens.train.trainer import InputSpec  # noqa: E402
+from facelens.train.trainer import InputSpec, to_tensor  # noqa: E402
 
 
 def test_seed002_cnn_has_the_papers_parameter_count():
@@ -39,7 +39,7 @@ def test_unknown_architecture_is_a_clear_error():
 
 def _loss_falls(model, spec, images, labels, steps=8, lr=3e-3):
     torch.manual_seed(0)
-    x = spec.tensor(NONE(images, np.random.default_rng(0)))
+    x = to_tensor(spec, NONE(images, np.random.default_rng(0)))
     y = torch.from_numpy(labels)
     loss_fn = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

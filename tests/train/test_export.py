@@ -11,10 +11,10 @@ ort = pytest.importorskip("onnxruntime")
 
 from facelens.errors import BadInputError  # noqa: E402
 from facelens.train.architectures import build  # noqa: E402
-from facelens.train.datasets import EMOTIONS  # noqa: E402
+from facelens.constants import EMOTIONS  # noqa: E402
 from facelens.train.export import check_onnx, export_run, to_onnx  # noqa: E402
 from facelens.train.pipeline import run  # noqa: E402
-from facelens.train.trainer import InputSpec, TrainConfig  # noqa: E402
+from facelens.train.trainer import InputSpec, TrainConfig, to_tensor  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["seed002_cnn", "cnn_bilstm_attn", "facelens_cnn", "mobilenetv2"])
@@ -24,7 +24,7 @@ def test_onnx_matches_pytorch_on_real_images(name, tmp_path, fer_set, eye_set):
     model = build(name, len(data.classes), data.channels).eval()
     spec = InputSpec.fit(data.images, channels)
     path = to_onnx(model, spec, tmp_path / f"{name}.onnx")
-    batch = spec.tensor(data.images[:6]).numpy()  # batch 6: the batch axis is dynamic
+    batch = to_tensor(spec, data.images[:6]).numpy()  # batch 6: the batch axis is dynamic
     assert check_onnx(model, path, batch, atol=1e-4) <= 1e-4
 
 
@@ -49,6 +49,15 @@ def test_export_run_writes_model_folder(tmp_path, fer_small, monkeypatch):
     assert spec["input"]["channels"] == "grey" and spec["input"]["scale"] == pytest.approx(1 / 255)
     assert len(spec["input"]["mean"]) == len(spec["input"]["std"]) == 1
     assert len(info["sha256"]) == 64 and info["max_abs_diff_vs_torch"] <= 1e-4
+    # the folder is a registry entry as it stands: provenance and checksum in its spec.json
+    from facelens.models.registry import check, read_spec
+
+    registered = read_spec(folder)
+    assert registered.name == "emotion_test" and registered.task == "emotion"
+    assert registered.sha256 == info["sha256"] and registered.source.version == "run"
+    assert registered.labels == tuple(EMOTIONS) and registered.output == "logits"
+    monkeypatch.setattr("facelens.models.registry.WEIGHTS_DIR", tmp_path)
+    assert check(registered) == "ok"
     # the spec alone is enough to run the ONNX file on raw pixels, as the attribute code will
     from PIL import Image
 

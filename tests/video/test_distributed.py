@@ -47,3 +47,15 @@ def test_archive_chunks_are_deduplicated_at_the_driver(local_ray, watchlist, cli
     assert camera.frames == 120 and camera.error is None
     # obama spans the chunk boundary at frame 50: two chunk tracks, one alert (cooldown)
     assert sorted(a.identity for a in summary.alerts) == ["obama", "sheldon"]
+
+
+@pytest.mark.parametrize("cooldown, expected", [(1.0, 2), (30.0, 1)])
+def test_archive_alerts_a_returning_face_again_after_the_cooldown(local_ray, clips, cooldown, expected):
+    """presenter_pan.mp4 in chunks of 60 frames: the presenter is in the first and the last chunk.
+    The driver's AlertManager is the in-process one (test_trust.py runs the same clip in-process)."""
+    from facelens.video.identity import MemoryWatchlist
+
+    presenter = MemoryWatchlist.from_images({"presenter": [clips / "enrol" / "presenter_f400.jpg"]})
+    summary = watch_archive(str(clips / "presenter_pan.mp4"), presenter, WatchConfig(cooldown=cooldown),
+                            chunk_frames=60, camera_id="archive")
+    assert [a.identity for a in summary.alerts] == ["presenter"] * expected

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from facelens.pipeline import detect_rgb, embed_faces
+from facelens.usecases.enrolment import enrol
 from facelens.video.identity import (PENDING, UNKNOWN, GalleryWatchlist, TrackIdentity,
                                      decide, single_frame, sticky)
 from facelens.video.sources import open_source
@@ -70,7 +71,7 @@ def test_gallery_watchlist_filters_by_list(tmp_path, monkeypatch, clips, manifes
     with gallery_module.Gallery(tmp_path / "people.db") as gallery:
         for name, meta in (("sheldon", {"watchlist": "vip"}), ("leonard", {"watchlist": "staff,vip"}),
                            ("obama", {"watchlist": "staff"})):
-            gallery.enrol(name, [clips / p for p in manifest["enrol"][name]], metadata=meta, face="largest")
+            enrol(gallery, name, [clips / p for p in manifest["enrol"][name]], metadata=meta, face="largest")
         vip = GalleryWatchlist(gallery, "vip")
         assert vip.members == {"sheldon", "leonard"}
         staff = GalleryWatchlist(gallery, "staff")

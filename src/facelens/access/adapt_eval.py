@@ -26,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import DEFAULT_MODEL
 from ..errors import BadInputError
 from .adaptation import Rules, anchored_score, guard
 
 MODES = ("none", "guarded", "unguarded")
 
 
-def load_embeddings(cache: Path, model: str = "mobilefacenet") -> tuple[list[str], np.ndarray]:
+def load_embeddings(cache: Path, model: str = DEFAULT_MODEL) -> tuple[list[str], np.ndarray]:
     try:
         data = np.load(cache, allow_pickle=False)
     except OSError as exc:
@@ -109,7 +110,7 @@ class Simulation:
 
 
 def run(cache: Path, threshold: float, *, min_images: int = 8, seed: int = 0, rounds: int = 5,
-        rules: Rules = Rules(), model: str = "mobilefacenet", fixed_fmr: float | None = None,
+        rules: Rules = Rules(), model: str = DEFAULT_MODEL, fixed_fmr: float | None = None,
         command: str = "") -> dict:
     """``threshold`` for every mode, or (``fixed_fmr``) a threshold per mode at which the
     outsiders' FMR against the final templates equals ``fixed_fmr``."""

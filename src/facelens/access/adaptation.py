@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..gallery.core import EnrolRecord, Template, model_version
+from ..constants import DEFAULT_MODEL
+from ..gallery import EnrolRecord, Template, model_version
 from .templates import ADAPTIVE, identity_templates, is_adaptive
 
 
@@ -74,7 +75,7 @@ def second_best(gallery, name: str, probe: np.ndarray, model: str) -> float:
     return float(others[0]) if others else -1.0
 
 
-def propose(gallery, name: str, probe: np.ndarray, similarity: float, *, model: str = "mobilefacenet",
+def propose(gallery, name: str, probe: np.ndarray, similarity: float, *, model: str = DEFAULT_MODEL,
             quality_problems: list[str] | tuple[str, ...] = (), rules: Rules = Rules(),
             context: dict | None = None) -> Verdict:
     """Consider a granted probe as an adaptive template of ``name``; audited either way."""
@@ -95,35 +96,29 @@ def propose(gallery, name: str, probe: np.ndarray, similarity: float, *, model: 
     template = Template(vector=probe, model=model, model_version=model_version(model),
                         source=f"{ADAPTIVE}", quality_detail={"adaptive": True, **{k: details[k] for k in (
                             "enrol_similarity", "margin", "similarity")}})
-    gallery.enrol_records([EnrolRecord(name, [template])], add=True)
-    gallery.audit.append("access.adapt.added", name, details)
+    gallery.enrol_records([EnrolRecord(name, [template])], add=True, also_audit=[("access.adapt.added", name, details)])
     surplus = len(adaptive_rows) + 1 - rules.max_adaptive
     if surplus > 0:
         oldest = [t.id for t in adaptive_rows[:surplus]]
-        _remove(gallery, model, oldest, f"adaptive template limit {rules.max_adaptive} for {name}")
-        gallery.audit.append("access.adapt.evicted", name, {"template_ids": oldest, "max_adaptive": rules.max_adaptive})
+        gallery.remove_templates({model: oldest}, f"adaptive template limit {rules.max_adaptive} for {name}", also_audit=[
+            ("access.adapt.evicted", name, {"template_ids": oldest, "max_adaptive": rules.max_adaptive})])
     return verdict
 
 
 def rollback(gallery, name: str, model: str | None = None) -> dict:
-    """Remove every adaptive template of ``name`` (all models unless given): enrolment state."""
+    """Remove every adaptive template of ``name`` (all models unless given): enrolment state.
+    The removal and its ``access.rollback`` entry are one transaction."""
     models = [model] if model else _models_of(gallery, name)
-    removed = {}
-    for m in models:
-        ids = [t.id for t in identity_templates(gallery, name, m) if is_adaptive(t)]
-        if ids:
-            _remove(gallery, m, ids, f"rollback of {name}")
-        removed[m] = ids
-    kept = {m: len(identity_templates(gallery, name, m)) for m in models}
-    gallery.audit.append("access.rollback", name, {"removed": removed, "enrolment_templates": kept})
+    held = {m: identity_templates(gallery, name, m) for m in models}
+    removed = {m: [t.id for t in templates if is_adaptive(t)] for m, templates in held.items()}
+    kept = {m: len(templates) - len(removed[m]) for m, templates in held.items()}
+    entry = ("access.rollback", name, {"removed": removed, "enrolment_templates": kept})
+    if any(removed.values()):
+        gallery.remove_templates({m: ids for m, ids in removed.items() if ids}, f"rollback of {name}", also_audit=[entry])
+    else:
+        gallery.audit.append(*entry)
     return {"name": name, "removed": {m: len(v) for m, v in removed.items()}, "enrolment_templates": kept}
 
 
 def _models_of(gallery, name: str) -> list[str]:
     return sorted({t["model"] for t in gallery.show(name)["templates"]})
-
-
-def _remove(gallery, model: str, ids: list[int], reason: str) -> None:
-    # The gallery has no public "remove these templates" call yet; its retention path does
-    # exactly this (one transaction, index patched, audited as purge.templates).
-    gallery.remove_templates({model: list(ids)}, reason)

@@ -113,3 +113,93 @@ def camera_jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.0))
     x = x + rng.normal(0, rng.uniform(1, 4), x.shape)
     return _jpeg(np.clip(x, 0, 255).astype(np.uint8), int(rng.integers(70, 95)))
+
+
+# ------------------------------------------------------------------ photo-swap sequences
+
+FRAME_ASPECT = 9 / 16  # rendered frames are 16:9, as webcams deliver them
+# capture sizes evaluated: frame width → range of face widths (px) drawn for it
+CAPTURE_BANDS = {320: (60, 90), 640: (100, 160), 1280: (160, 280), 1920: (260, 400)}
+
+
+def place_photos(photos: list[np.ndarray], width: int, face_width: float, rng: np.random.Generator,
+                 aligned: bool = True) -> list[np.ndarray]:
+    """Each photo resampled into a width × 9/16·width frame so that the first photo's face is
+    ``face_width`` pixels wide. ``aligned``: every later photo's eyes land where the first photo's
+    eyes are (the careful attacker lines the new photo up with the old one); otherwise each is
+    centred on its own face with its own scale (a careless swap).
+
+    The photos must show one clear face each (BlazeFace); the space around a photo is filled by
+    replicating its border, as a large print or a screen would show more of the scene."""
+    from ..alignment import similarity_transform
+    from ..errors import NoFaceError
+    from ..pipeline import detect_rgb
+
+    height = int(round(width * FRAME_ASPECT))
+    centre = np.array([width / 2 + rng.uniform(-0.1, 0.1) * width, height / 2 + rng.uniform(-0.08, 0.08) * height])
+    placed, target_eyes = [], None
+    for index, photo in enumerate(photos):
+        faces = detect_rgb(np.asarray(photo))
+        if not faces:
+            raise NoFaceError(f"photo {index} of the swap shows no face")
+        face = max(faces, key=lambda f: f.area)
+        eyes = np.array([face.keypoints["right_eye"], face.keypoints["left_eye"]], np.float64)
+        if target_eyes is None or not aligned:
+            scale = face_width / face.width
+            offset = centre - scale * np.array(face.center)
+            matrix = np.array([[scale, 0, offset[0]], [0, scale, offset[1]]])
+            if target_eyes is None:
+                target_eyes = eyes * scale + offset
+        else:
+            matrix = similarity_transform(eyes, target_eyes)
+        interpolation = cv2.INTER_AREA if matrix[0, 0] < 1 else cv2.INTER_CUBIC
+        placed.append(cv2.warpAffine(np.asarray(photo), matrix, (width, height), flags=interpolation,
+                                     borderMode=cv2.BORDER_REPLICATE))
+    return placed
+
+
+def hand_motion(frames: int, width: int, height: int, rng: np.random.Generator, amount: float = 1.0) -> list[np.ndarray]:
+    """Homographies of a photo or phone held in the hand: a slow random walk of shift, roll,
+    scale and tilt (a few pixels per frame at 640 px), one 3×3 matrix per frame."""
+    src = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    corners = np.zeros((4, 2), np.float32)
+    shift, angle, scale = np.zeros(2), 0.0, 1.0
+    out = []
+    for _ in range(frames):
+        shift = 0.8 * shift + rng.normal(0, 0.003 * width * amount, 2)
+        angle = 0.8 * angle + rng.normal(0, 0.4 * amount)
+        scale = 1.0 + 0.8 * (scale - 1.0) + rng.normal(0, 0.004 * amount)
+        corners = 0.8 * corners + rng.normal(0, 0.002 * width * amount, (4, 2)).astype(np.float32)
+        rotation = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
+        rotation[:, 2] += shift
+        dst = cv2.transform(src[None], rotation)[0] + corners
+        out.append(cv2.getPerspectiveTransform(src, dst.astype(np.float32)))
+    return out
+
+
+def swap_sequence(photos: list[np.ndarray], schedule: list[int | tuple[int, int, float]], width: int,
+                  face_width: float, kind: str, seed: int, simulator=None, aligned: bool = True) -> list[np.ndarray]:
+    """Frames of a photo-swap attack: the photos of one person printed (or shown on a screen) with
+    one set of recapture artefacts, held in the hand, and swapped in front of the camera.
+
+    ``schedule``: per frame, the index of the photo shown, ``-1`` for a frame with no face (the
+    attacker's hand covers the camera while swapping) or ``(a, b, w)`` for a screen slideshow's
+    cross-fade ((1 − w)·a + w·b). ``simulator``: a module with ``simulate(rgb, kind, rng)``
+    (default: this one; ``attacks_holdout`` for the held-out one). Deterministic in ``seed``."""
+    recapture = simulator.simulate if simulator is not None else simulate
+    rng = np.random.default_rng(seed)
+    placed = place_photos(photos, width, face_width, rng, aligned=aligned)
+    recaptured = [recapture(p, kind, np.random.default_rng([seed, 1])) for p in placed]  # same artefacts
+    height = placed[0].shape[0]
+    motion = hand_motion(len(schedule), width, height, rng)
+    covered = np.full_like(placed[0], int(rng.integers(20, 90)))
+    frames = []
+    for shown, matrix in zip(schedule, motion):
+        if isinstance(shown, tuple):
+            a, b, weight = shown
+            image = cv2.addWeighted(recaptured[a], 1.0 - weight, recaptured[b], weight, 0.0)
+        else:
+            image = covered if shown < 0 else recaptured[shown]
+        moved = cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        frames.append(camera_jitter(moved, rng))
+    return frames

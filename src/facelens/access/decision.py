@@ -27,10 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import DEFAULT_DETECTOR
 from ..detection.base import iou_matrix
 from ..errors import BadInputError, NotFoundError, SourceError
 from ..gallery.store import utcnow
 from . import policy as policy_mod
+from .continuity import TrackContinuity
 from .liveness_active import ChallengeTracker, draw_challenge, observe, parse_challenge
 from .policy import Policy
 
@@ -105,6 +107,7 @@ class _Session:
     missing: int = 0
     face_crop: np.ndarray | None = None
     last_box: tuple | None = None
+    continuity: TrackContinuity = field(default_factory=TrackContinuity)  # swaps, cuts, spliced streams
 
 
 def _frames(source: Any, fps: float) -> Iterable[tuple[float, np.ndarray]]:
@@ -124,7 +127,7 @@ def check(
     challenge: str | None = None,
     now: datetime | None = None,
     fps: float = 15.0,
-    detector: str = "blazeface",
+    detector: str = DEFAULT_DETECTOR,
     rng=None,
     announce=None,
 ) -> Decision:
@@ -133,7 +136,8 @@ def check(
     ``announce(challenge)`` is called before the first frame is read (show it to the person)."""
     started = time.perf_counter()
     if not isinstance(policy, Policy):
-        policy = policy_mod.get_policy(gallery, policy or policy_mod.DEFAULT_DOOR)
+        door = policy or policy_mod.DEFAULT_DOOR  # a named door without a policy is an error, not the default
+        policy = policy_mod.get_policy(gallery, door, missing_ok=door == policy_mod.DEFAULT_DOOR)
     policy = policy.resolved()
     now = now or utcnow()
     steps = parse_challenge(challenge) if challenge else draw_challenge(policy.challenges, policy.sequence_length, rng)
@@ -187,6 +191,8 @@ def check(
         return refuse(f"camera failure: unusable frame ({exc})", session=session)
     if not session.seen_face:
         return refuse("no face in view" if session.frames else "camera failure: no frames", session=session)
+    if len(session.problems) < MIN_FRAMES:  # one frame (or two) proves nothing about a live face
+        return refuse(f"too few frames with a face ({len(session.problems)} < {MIN_FRAMES})", session=session)
     if tracker is not None:
         tracker.finish()
 
@@ -258,6 +264,9 @@ def _frame(rgb: np.ndarray, t: float, s: _Session, tracker: ChallengeTracker | N
     faces = detect_rgb(rgb, detector, keep_crop=True)
     s.timings["detect"] += (time.perf_counter() - begin) * 1000
     if not faces:
+        why = s.continuity.step(rgb.shape, None)  # a frame of another size: a spliced stream
+        if why:
+            return why
         if s.seen_face:
             s.missing += 1
             if s.missing > MAX_MISSING:
@@ -285,6 +294,9 @@ def _frame(rgb: np.ndarray, t: float, s: _Session, tracker: ChallengeTracker | N
         if s.embeddings and float(np.max(np.stack(s.embeddings) @ vector)) < SAME_FACE:
             return "a different face appeared during the challenge"
         s.embeddings.append(vector)
+    why = s.continuity.step(rgb.shape, main.box, vector if embed_now else None)  # continuity.py
+    if why:
+        return why
     s.problems.append(main.quality.problems() if main.quality else [])
     if policy.keep_images and s.face_crop is None and main.crop is not None:
         s.face_crop = np.array(main.crop)
@@ -334,15 +346,14 @@ def _finish(gallery, policy: Policy, claim: str | None, identity: str | None, si
     }
     if policy.keep_images and session.face_crop is not None:
         details["face_image"] = _sealed_png(gallery, session.face_crop, subject)
-    policy_mod.ensure_tables(gallery)
-    with gallery.store.write() as db:
-        entry = gallery.audit.append("access.decision", subject, details, session=db)
+    with gallery.change() as change:  # the decision, its lockout count and audit entries: one transaction
+        entry = change.audit("access.decision", subject, details)
         if count_failure and subject is not None:
-            state = policy_mod.record_outcome(db, subject, policy, granted, now)
+            state = policy_mod.record_outcome(change.session, subject, policy, granted, now)
             if state.locked_until is not None and not granted and state.failures == policy.max_failures:
-                gallery.audit.append("access.lockout", subject, {
+                change.audit("access.lockout", subject, {
                     "door": policy.door, "failures": state.failures,
-                    "locked_until": state.locked_until.isoformat() + "Z"}, session=db)
+                    "locked_until": state.locked_until.isoformat() + "Z"})
     return Decision(granted, identity if granted else None, similarity, float(policy.threshold), liveness,
                     tuple(reasons), policy.door, claim, session.frames, latency, entry.seq)
 
@@ -352,5 +363,4 @@ def _sealed_png(gallery, crop: np.ndarray, subject: str | None) -> str:
     import cv2
 
     ok, buf = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-    sealed = gallery.cipher.encrypt(buf.tobytes() if ok else b"", f"facelens-access-image|{subject}".encode())
-    return base64.b64encode(sealed).decode()
+    return base64.b64encode(gallery.seal(buf.tobytes() if ok else b"", f"access-image|{subject}")).decode()

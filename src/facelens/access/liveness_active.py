@@ -17,9 +17,18 @@ rising from < 0.5 to ≥ ``SMILE_HAPPY`` together with the mouth widening by ≥
 and reopening (ORL: the 13 eyes-closed images fall to 0.21–0.72 of the person's open-eye median,
 6 of 382 open ones below 0.75 — `facelens eval blink`, docs/access.md "Blink").
 
+Photo swaps (``continuity.py``): every step must be reached *gradually*. On the first frame that
+meets a step (a crossing), one of the ``LOOKBACK`` frames before it must lie in the middle of the
+way from the baseline (turn: yaw; smile: mouth width); a blink's closing episode must hold a frame
+between its closed minimum and the baseline. A swap from one still photo to another jumps in one
+frame and is not counted (the reason says so). A turn must also move the mesh as a 3-D face, not
+as a plane under a homography (``continuity.planarity_residual`` ≥ ``MIN_TURN_RESIDUAL``).
+These rules assume ≥ 15 frames per second (a blink lasts 2–5 frames at 15 fps).
+
 Limits: the blink cue comes from single eye crops, so a squint or a glance down can count as a
-closing; a photo bent or rotated in front of the camera can fake a turn (the passive score and a
-sequence of challenges are the defence).
+closing; a replayed *video* of the person doing the asked action has real intermediate frames and
+is left to the passive score; a slideshow that cross-fades two photos makes intermediate frames
+too (measured in docs/access.md).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BadInputError
+from . import continuity
 
 CHALLENGES = ("blink", "turn_left", "turn_right", "smile")
 BASELINE_FRAMES = 3
@@ -41,6 +51,9 @@ SMILE_HAPPY = 0.6
 SMILE_WIDEN = 1.08
 BLINK_DROP = 0.25  # eye opening below (1 − drop) × baseline counts as closed
 BLINK_REOPEN = 0.9  # then back above 0.9 × baseline
+LOOKBACK = 5  # frames before a crossing searched for an intermediate value (0.33 s at 15 fps)
+# least measurement noise assumed per cue: a share of the baseline (eyes, mouth) or degrees (yaw)
+NOISE_FLOOR = {"eye_opening": 0.025, "mouth_width": 0.01, "yaw": 1.5}
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class Observation:
     yaw: float
     mouth_width: float
     happy: float | None = None
+    points: np.ndarray | None = None  # the 468×3 mesh (for the head turn's 3-D check)
 
 
 def observe(points: np.ndarray, t: float, happy: float | None = None,
@@ -66,7 +80,7 @@ def observe(points: np.ndarray, t: float, happy: float | None = None,
         raise BadInputError(f"face mesh must be 468×3 points, got {points.shape}")
     opening = float(np.mean(list(eyes.values()))) if eyes else eye_aspect_ratio(points)
     return Observation(float(t), opening, yaw_degrees(points), mouth_width_ratio(points),
-                       None if happy is None else float(happy))
+                       None if happy is None else float(happy), points)
 
 
 def parse_challenge(text: str) -> tuple[str, ...]:
@@ -88,16 +102,20 @@ def draw_challenge(choices: Sequence[str] = CHALLENGES, length: int = 1,
 
 @dataclass
 class ChallengeTracker:
-    """Feed observations in time order; ``state`` becomes 'passed' or 'failed' (time-out)."""
+    """Feed observations in time order; ``state`` becomes 'passed' or 'failed' (time-out).
+    ``notes`` collects why a step that looked done was not counted (a jump, a flat turn)."""
 
     steps: tuple[str, ...]
     timeout_s: float = 6.0
     state: str = "pending"
     done: list[str] = field(default_factory=list)
     reason: str = ""
+    notes: list[str] = field(default_factory=list)
     _history: list[Observation] = field(default_factory=list)
     _step_start: int = 0
     _closed_at: int | None = None
+    _episode: list[float] = field(default_factory=list)  # eye openings since the eyes left "open"
+    _crossed: bool = False  # the current step's condition held on the previous frame
 
     def __post_init__(self) -> None:
         self.steps = parse_challenge("+".join(self.steps))
@@ -127,6 +145,8 @@ class ChallengeTracker:
         self._history.append(obs)
         if obs.t - self._history[0].t > self.timeout_s:
             self.state, self.reason = "failed", f"challenge {self.name} not completed within {self.timeout_s:g} s"
+            if self.notes:
+                self.reason += "; " + "; ".join(self.notes)
             return self.state
         if len(self._history) <= BASELINE_FRAMES:
             self._step_start = len(self._history)
@@ -135,28 +155,89 @@ class ChallengeTracker:
         step = self.steps[len(self.done)]
         if self._step_done(step, obs, base):
             self.done.append(step)
-            self._step_start, self._closed_at = len(self._history), None
+            self._step_start, self._closed_at, self._episode, self._crossed = len(self._history), None, [], False
             if len(self.done) == len(self.steps):
                 self.state = "passed"
         return self.state
 
+    def _noise(self, cue: str) -> float:
+        """Measurement noise of a cue. The eyes are open and still during the baseline frames,
+        so their spread there is the eye cue's noise (at least the floor); yaw and mouth width
+        may already be moving then, so they use their fixed floor (a still photo held in the
+        hand, docs/access.md)."""
+        values = [getattr(o, cue) for o in self._history[:BASELINE_FRAMES]]
+        if cue == "yaw":
+            return NOISE_FLOOR["yaw"]
+        floor = NOISE_FLOOR[cue] * abs(float(np.median(values)))
+        return continuity.cue_noise(values, floor) if cue == "eye_opening" else floor
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def _before(self) -> list[Observation]:
+        """Up to LOOKBACK frames before the current one, not earlier than the baseline's end."""
+        first = max(BASELINE_FRAMES, self._step_start - 1, len(self._history) - 1 - LOOKBACK)
+        return self._history[first:-1]
+
+    def _crossing(self, met: bool, cue: str, base: float, value: float, step: str) -> bool:
+        """True on the first frame of an episode in which the step's condition holds, if an
+        intermediate frame led there; a jump is noted and its episode is not counted."""
+        first = met and not self._crossed
+        self._crossed = met
+        if not first:
+            return False
+        before = [getattr(o, cue) for o in self._before()]
+        # the way starts at the baseline, or where the previous step of a sequence left the face
+        start = getattr(self._history[self._step_start - 1], cue) if self.done else base
+        if continuity.gradual_crossing(before, start, value, self._noise(cue)):
+            return True
+        self._note(f"{step}: the face jumped to it between two frames with no frame in between (a photo swap?)")
+        return False
+
     def _step_done(self, step: str, obs: Observation, base: dict[str, float]) -> bool:
-        if step == "turn_left":  # yaw > 0 when the subject turns to their left
-            return obs.yaw - base["yaw"] >= TURN_DEGREES
-        if step == "turn_right":
-            return base["yaw"] - obs.yaw >= TURN_DEGREES
+        if step in ("turn_left", "turn_right"):  # yaw > 0 when the subject turns to their left
+            change = obs.yaw - base["yaw"] if step == "turn_left" else base["yaw"] - obs.yaw
+            if self._crossing(change >= TURN_DEGREES, "yaw", base["yaw"], obs.yaw, step):
+                return self._turn_is_3d(obs, base, step)
+            return False
         if step == "smile":
             if obs.happy is None or math.isnan(base["happy"]):
                 return False
-            return (base["happy"] < 0.5 and obs.happy >= SMILE_HAPPY
-                    and obs.mouth_width >= base["mouth_width"] * SMILE_WIDEN)
+            met = (base["happy"] < 0.5 and obs.happy >= SMILE_HAPPY
+                   and obs.mouth_width >= base["mouth_width"] * SMILE_WIDEN)
+            return self._crossing(met, "mouth_width", base["mouth_width"], obs.mouth_width, step)
         if step == "blink":
-            if self._closed_at is None:
-                if obs.eye_opening <= base["eye_opening"] * (1.0 - BLINK_DROP):
-                    self._closed_at = len(self._history)
-                return False
-            return obs.eye_opening >= base["eye_opening"] * BLINK_REOPEN
+            return self._blink(obs, base["eye_opening"])
         raise BadInputError(f"unknown challenge step {step!r}")
+
+    def _blink(self, obs: Observation, base: float) -> bool:
+        if obs.eye_opening < base * BLINK_REOPEN:
+            self._episode.append(obs.eye_opening)
+            if self._closed_at is None and obs.eye_opening <= base * (1.0 - BLINK_DROP):
+                self._closed_at = len(self._history)
+            return False
+        episode, closed, self._episode, self._closed_at = self._episode, self._closed_at, [], None
+        if closed is None:
+            return False  # the eyes never closed far enough: not a blink
+        if continuity.gradual_blink(episode, base, self._noise("eye_opening")):
+            return True
+        self._note("blink: the eyes went from open to closed and back with no frame in between (a photo swap?)")
+        return False
+
+    def _turn_is_3d(self, obs: Observation, base: dict[str, float], step: str) -> bool:
+        """The turned mesh against the baseline frame nearest the baseline yaw: a flat print
+        moves by a homography and leaves (almost) nothing over."""
+        reference = min(self._history[:BASELINE_FRAMES], key=lambda o: abs(o.yaw - base["yaw"]))
+        if obs.points is None or reference.points is None:
+            return True  # numbers only (tests of the state machine): no mesh to check
+        residual = continuity.planarity_residual(reference.points, obs.points)
+        if residual >= continuity.MIN_TURN_RESIDUAL:
+            return True
+        self._crossed = False  # a deeper turn on a later frame may still show its 3-D shape
+        self._note(f"{step}: the face moved as a flat picture (homography residual {residual:.3f} < "
+                   f"{continuity.MIN_TURN_RESIDUAL}: a photo turned in front of the camera?)")
+        return False
 
     def finish(self) -> str:
         """No more frames: a pending challenge fails."""
@@ -164,6 +245,8 @@ class ChallengeTracker:
             self.state = "failed"
             self.reason = (f"challenge {self.name} not completed ({len(self.done)}/{len(self.steps)} steps) "
                            f"in {len(self._history)} frames")
+            if self.notes:
+                self.reason += "; " + "; ".join(self.notes)
         return self.state
 
     @property

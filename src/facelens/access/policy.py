@@ -1,8 +1,8 @@
 """Per-door access policies and lockout state, stored in the gallery database.
 
-Two tables of our own (created on first use with ``create_all`` on the gallery's engine, so a
-gallery made by the gallery issue gains them without a migration of its schema; their version is
-kept in the gallery's meta table under ``access_schema``):
+Two tables of our own, created by the gallery's migration chain (revision
+``0002_access_analytics``) and reached through the gallery's public ``reading()`` / ``change()``
+sessions, so a policy change and its audit entry commit together:
 
 - ``access_policies``: door name → policy JSON (threshold with the FAR it was chosen at,
   liveness mode, allowed hours, lockout rule, adaptation switch);
@@ -25,11 +25,12 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..constants import DEFAULT_MODEL
 from ..errors import BadInputError, NotFoundError
 from ..gallery.store import utcnow
+from ..match import verification_threshold
 
 DEFAULT_DOOR = "default"
-SCHEMA_KEY, SCHEMA_VERSION = "access_schema", "1"
 LIVENESS_MODES = ("active", "passive", "both", "none")
 FAR_POINTS = {1e-2: "far_1e-2", 1e-3: "far_1e-3"}
 HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -54,18 +55,6 @@ class LockoutRow(AccessBase):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-def ensure_tables(gallery) -> None:
-    """Create the access tables in the gallery database if they are not there yet (once per
-    opened gallery: create_all inspects the schema, which costs a few queries), and record their
-    schema version in the gallery's meta table, as the analytics tables do, so a later change
-    of these two tables knows what it migrates from."""
-    if getattr(gallery.store, "_access_tables", False):
-        return
-    AccessBase.metadata.create_all(gallery.store.engine)
-    gallery.store.ensure_meta(SCHEMA_KEY, SCHEMA_VERSION)
-    gallery.store._access_tables = True
-
-
 def _parse_hours(text: str) -> tuple[time, time]:
     match = HOURS_RE.match(text.strip())
     if not match:
@@ -81,7 +70,7 @@ class Policy:
     """What one door requires. ``threshold`` None = resolve from the calibration at ``far``."""
 
     door: str = DEFAULT_DOOR
-    model: str = "mobilefacenet"
+    model: str = DEFAULT_MODEL
     far: float = 1e-3
     threshold: float | None = None
     threshold_source: str = ""
@@ -123,12 +112,10 @@ class Policy:
         """This policy with its threshold looked up from the calibration at ``far``."""
         if self.threshold is not None:
             return self
-        from ..verification import threshold
-
         point = FAR_POINTS.get(self.far)
         if point is None:
             raise BadInputError(f"no calibrated operating point at FAR {self.far}; use one of {sorted(FAR_POINTS)} or give a threshold")
-        value, name = threshold(self.model, point)
+        value, name = verification_threshold(self.model, point)
         return dataclasses.replace(self, threshold=value,
                                    threshold_source=f"calibration/verification.json {self.model} {name}")
 
@@ -172,33 +159,36 @@ class Policy:
 def set_policy(gallery, policy: Policy) -> Policy:
     """Store (replace) a door's policy, threshold resolved; audited as ``access.policy``."""
     policy = policy.resolved()
-    ensure_tables(gallery)
-    with gallery.store.write() as session:
-        row = session.get(PolicyRow, policy.door)
+    with gallery.change() as change:
+        row = change.session.get(PolicyRow, policy.door)
         body = json.dumps(policy.to_dict(), sort_keys=True)
         if row is None:
-            session.add(PolicyRow(door=policy.door, settings=body, updated_at=utcnow()))
+            change.session.add(PolicyRow(door=policy.door, settings=body, updated_at=utcnow()))
         else:
             row.settings, row.updated_at = body, utcnow()
-        gallery.audit.append("access.policy", None, {"door": policy.door, "policy": policy.to_dict()}, session=session)
+        change.audit("access.policy", None, {"door": policy.door, "policy": policy.to_dict()})
     return policy
 
 
 def get_policy(gallery, door: str = DEFAULT_DOOR, *, missing_ok: bool = True) -> Policy:
     """The stored policy of ``door``; the default policy (resolved) when none is stored."""
-    ensure_tables(gallery)
-    with gallery.store.read() as session:
-        row = session.get(PolicyRow, door)
-    if row is None:
+    stored = stored_policy(gallery, door)
+    if stored is None:
         if not missing_ok:
             raise NotFoundError(f"no access policy for door {door!r}")
         return Policy(door=door).resolved()
-    return Policy.from_dict(json.loads(row.settings)).resolved()
+    return stored.resolved()
+
+
+def stored_policy(gallery, door: str) -> Policy | None:
+    """The policy stored for ``door`` as written (threshold not resolved), or None."""
+    with gallery.reading() as session:
+        row = session.get(PolicyRow, door)
+    return Policy.from_dict(json.loads(row.settings)) if row else None
 
 
 def list_policies(gallery) -> list[Policy]:
-    ensure_tables(gallery)
-    with gallery.store.read() as session:
+    with gallery.reading() as session:
         rows = session.scalars(select(PolicyRow).order_by(PolicyRow.door)).all()
     return [Policy.from_dict(json.loads(r.settings)) for r in rows]
 
@@ -216,8 +206,7 @@ class LockState:
 
 
 def lock_state(gallery, subject: str, door: str) -> LockState:
-    ensure_tables(gallery)
-    with gallery.store.read() as session:
+    with gallery.reading() as session:
         row = session.get(LockoutRow, (subject, door))
     return LockState(row.failures, row.locked_until) if row else LockState()
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import NotFoundError
+from ..constants import DEFAULT_MODEL
 from ..gallery import StoredTemplate
+from ..match import rank_identities
 
 ADAPTIVE = "access:adaptive"
 
@@ -19,7 +21,7 @@ def is_adaptive(template: StoredTemplate) -> bool:
     return bool(template.source and template.source.startswith(ADAPTIVE))
 
 
-def identity_templates(gallery, name: str, model: str = "mobilefacenet") -> list[StoredTemplate]:
+def identity_templates(gallery, name: str, model: str = DEFAULT_MODEL) -> list[StoredTemplate]:
     """Templates of ``name`` for ``model``, oldest first; NotFoundError if the name is not enrolled."""
     try:
         return gallery.templates_of(name, model)
@@ -28,7 +30,9 @@ def identity_templates(gallery, name: str, model: str = "mobilefacenet") -> list
 
 
 def best_similarity(templates: list[StoredTemplate], probe: np.ndarray) -> float:
+    """The claimed identity's score: its best template (the gallery's ``max`` scoring)."""
     if not templates:
         return float("-inf")
-    matrix = np.stack([t.vector for t in templates])
-    return float(np.max(matrix @ np.asarray(probe, np.float32)))
+    sims = np.stack([t.vector for t in templates]) @ np.asarray(probe, np.float32)
+    ranked = rank_identities(["claim"] * len(templates), sims)
+    return ranked[0].similarity if ranked else float("-inf")

@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from ..constants import DEFAULT_EMOTION_MODEL
 from ..types import Face
 from .store import Observation
 
 
 class ObservationFeed:
     def __init__(self, location: str, camera: str | None = None, start: datetime | None = None,
-                 every: float = 1.0, model: str = "emotion_mini_xception", source: str | None = None) -> None:
+                 every: float = 1.0, model: str = DEFAULT_EMOTION_MODEL, source: str | None = None) -> None:
         self.location = location
         self.camera = camera
         self.start = start or datetime(1970, 1, 1)

@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import numpy as np
-
 from ..errors import BadInputError
 from ..stats import wilson_interval
 from .store import Observation
@@ -66,18 +64,34 @@ def person_key(observation: Observation) -> tuple[str, str]:
 
 def happiness_index(observations: Iterable[Observation], bucket: str) -> list[BucketStat]:
     """One BucketStat per (location, bucket) that holds observations, sorted by location, time."""
+    return index_rows(((o.location, o.at, o.camera, o.track, o.emotion) for o in observations), bucket)
+
+
+def index_rows(rows: Iterable[tuple[str, datetime, str | None, str, dict[str, float]]], bucket: str) -> list[BucketStat]:
+    """``happiness_index`` over plain ``(location, at, camera, track, emotion)`` rows, as the store
+    reads them (no Observation objects: 10k of them cost more than the index itself).
+
+    A person's mean expression is kept as per-label sums: the top class of the sum is the top
+    class of the mean (same count), ties going to the first label in sorted order as before."""
     if bucket not in BUCKETS:
         raise BadInputError(f"unknown bucket {bucket!r}; choose hour, day or week")
-    people: dict[tuple[str, datetime], dict[tuple[str, str], list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for o in observations:
-        people[(o.location, bucket_start(o.at, bucket))][person_key(o)].append(o.emotion)
+    people: dict[tuple[str, datetime], dict[tuple[str, str], list]] = defaultdict(dict)
+    for location, at, camera, track, emotion in rows:
+        persons = people[(location, bucket_start(at, bucket))]
+        person = persons.get((camera or "", track))
+        if person is None:
+            persons[(camera or "", track)] = [dict(emotion), 1]
+            continue
+        sums = person[0]
+        for label, p in emotion.items():
+            sums[label] = sums.get(label, 0.0) + p
+        person[1] += 1
     stats = []
     for (location, start), persons in sorted(people.items()):
-        happy = 0
-        for series in persons.values():
-            labels = sorted({k for probs in series for k in probs})
-            mean = np.mean([[probs.get(k, 0.0) for k in labels] for probs in series], axis=0)
-            happy += labels[int(np.argmax(mean))] == HAPPY
-        stats.append(BucketStat(location, start, len(persons), happy,
-                                sum(len(s) for s in persons.values())))
+        happy = sum(_top_label(sums) == HAPPY for sums, _ in persons.values())
+        stats.append(BucketStat(location, start, len(persons), happy, sum(n for _, n in persons.values())))
     return stats
+
+
+def _top_label(sums: dict[str, float]) -> str:
+    return max(sorted(sums), key=sums.__getitem__)  # max keeps the first of equals, like argmax

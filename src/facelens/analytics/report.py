@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import csv
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..errors import BadInputError, NotFoundError
-from .happiness import BucketStat, happiness_index
+from .happiness import BucketStat, index_rows
 from .store import ObservationStore
 
 CSV_FIELDS = ("location", "bucket_start", "people", "happy", "index", "ci_low", "ci_high", "observations")
+CACHED_REPORTS = 64  # (database, locations, bucket, range) combinations kept
 
 
 @dataclass
@@ -44,7 +47,7 @@ def build_report(store: ObservationStore, locations: Sequence[str] | None, bucke
     unknown = [name for name in wanted if name not in known]
     if unknown:
         raise NotFoundError(f"unknown location {unknown[0]!r}; stored locations: {', '.join(known)}")
-    stats = happiness_index(store.fetch(wanted, start, end), bucket)
+    stats = cached_index(store, wanted, bucket, start, end)
     if not stats:
         span = f"{start.isoformat() if start else 'the beginning'} … {end.isoformat() if end else 'now'}"
         raise NotFoundError(f"no observations for {', '.join(wanted)} in {span}")
@@ -57,6 +60,46 @@ def build_report(store: ObservationStore, locations: Sequence[str] | None, bucke
             if rows:
                 report.charts[location] = plot_location(rows, bucket, out_dir / f"happiness_{slug(location)}.png")
     return report
+
+
+class _IndexCache:
+    """Computed indexes, each valid while the observations table is unchanged.
+
+    A report reads every observation in its range (~10k rows: 100–300 ms, mostly JSON decoding);
+    the dashboard asks for the same report on every visit and again for its CSV. The table's
+    version (row count, highest id: one indexed query, ~1 ms) tells whether a kept result is
+    still the answer; a new observation anywhere makes every kept result stale."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._results: OrderedDict[tuple, tuple[tuple[int, int], list[BucketStat]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store: ObservationStore, wanted: list[str], bucket: str, start: datetime | None,
+            end: datetime | None) -> list[BucketStat]:
+        key = (store.url, tuple(wanted), bucket, start, end)
+        version = store.version()  # read before the rows: a row added meanwhile only makes the entry stale
+        with self._lock:
+            kept = self._results.get(key)
+            if kept is not None and kept[0] == version:
+                self._results.move_to_end(key)
+                return list(kept[1])
+        stats = index_rows(store.rows(wanted, start, end), bucket)
+        with self._lock:
+            self._results[key] = (version, stats)
+            self._results.move_to_end(key)
+            while len(self._results) > self.size:
+                self._results.popitem(last=False)
+        return list(stats)
+
+
+_cache = _IndexCache(CACHED_REPORTS)
+
+
+def cached_index(store: ObservationStore, wanted: list[str], bucket: str, start: datetime | None = None,
+                 end: datetime | None = None) -> list[BucketStat]:
+    """``index_rows`` over the store's observations in range, computed once per table state."""
+    return _cache.get(store, wanted, bucket, start, end)
 
 
 def slug(name: str) -> str:

@@ -2,11 +2,9 @@
 
 Why this layout: the database *layer* is the gallery's (``gallery.store.Store``: ``--db`` /
 ``FACELENS_DB`` → URL, SQLite WAL + ``BEGIN IMMEDIATE`` writers, PostgreSQL, the refusal of
-foreign databases), so one file holds a site's gallery and its analytics. The *table* is ours:
-``analytics_observations`` lives in its own SQLAlchemy metadata and is created with an
-idempotent ``create_all`` after the gallery's Alembic chain has run. Adding a revision to the
-gallery's migrations folder would tie two owners' schemas into one chain; our schema version is
-kept in the gallery's meta table (``analytics_schema``) so a later change can migrate it.
+foreign databases), so one file holds a site's gallery and its analytics. The table
+``analytics_observations`` is created by the gallery's migration chain (revision
+``0002_access_analytics``), like every table in that database; this module only maps it.
 
 Stored per observation: when (naive UTC), location, camera, track, the (smoothed) emotion
 probabilities and the model that made them — no image, and no identity unless the caller
@@ -22,14 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, func, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..constants import DEFAULT_EMOTION_MODEL
 from ..errors import BadInputError
-from ..gallery.store import Store, storage_error
+from ..gallery.store import Store
 
-SCHEMA_KEY = "analytics_schema"
-SCHEMA_VERSION = "1"
 MAX_NAME = 200
 
 
@@ -60,7 +56,7 @@ class Observation:
     track: str
     emotion: dict[str, float]
     camera: str | None = None
-    model: str = "emotion_mini_xception"
+    model: str = DEFAULT_EMOTION_MODEL
     source: str | None = None
     identity: str | None = None
 
@@ -94,13 +90,7 @@ class ObservationStore:
     """Observations in the gallery database at ``db`` (path or URL; FACELENS_DB; default file)."""
 
     def __init__(self, db: str | Path | None = None) -> None:
-        self.store = Store(db)
-        try:
-            AnalyticsBase.metadata.create_all(self.store.engine)  # idempotent: only missing tables
-        except SQLAlchemyError as exc:
-            self.store.dispose()
-            raise storage_error(exc, self.store.url) from None
-        self.store.ensure_meta(SCHEMA_KEY, SCHEMA_VERSION)
+        self.store = Store(db)  # runs the migrations: the observations table is there after this
 
     @property
     def url(self) -> str:
@@ -132,17 +122,27 @@ class ObservationStore:
     def fetch(self, locations: Sequence[str] | None = None, start: datetime | None = None,
               end: datetime | None = None) -> list[Observation]:
         """Observations with start ≤ at < end, oldest first."""
-        query = select(ObservationRow).order_by(ObservationRow.at, ObservationRow.id)
-        if locations:
-            query = query.where(ObservationRow.location.in_(list(locations)))
-        if start is not None:
-            query = query.where(ObservationRow.at >= start)
-        if end is not None:
-            query = query.where(ObservationRow.at < end)
+        query = _in_range(select(ObservationRow).order_by(ObservationRow.at, ObservationRow.id), locations, start, end)
         with self.store.read() as session:
             return [Observation(at=r.at, location=r.location, track=r.track, emotion=r.emotion,
                                 camera=r.camera, model=r.model, source=r.source, identity=r.identity)
                     for r in session.execute(query).scalars()]
+
+    def rows(self, locations: Sequence[str] | None = None, start: datetime | None = None,
+             end: datetime | None = None) -> list[tuple[str, datetime, str | None, str, dict[str, float]]]:
+        """``(location, at, camera, track, emotion)`` of the observations ``fetch`` would return,
+        as plain tuples: what the happiness index reads (validated when they were stored)."""
+        query = select(ObservationRow.location, ObservationRow.at, ObservationRow.camera, ObservationRow.track,
+                       ObservationRow.emotion).order_by(ObservationRow.at, ObservationRow.id)
+        with self.store.read() as session:
+            return [tuple(r) for r in session.execute(_in_range(query, locations, start, end))]
+
+    def version(self) -> tuple[int, int]:
+        """(rows, highest id): changes whenever observations are added or removed (ids are never
+        reused), so a result computed from the table stays valid while this does not change."""
+        with self.store.read() as session:
+            count, highest = session.execute(select(func.count(ObservationRow.id), func.max(ObservationRow.id))).one()
+        return int(count), int(highest or 0)
 
     def close(self) -> None:
         self.store.dispose()
@@ -152,3 +152,14 @@ class ObservationStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _in_range(query, locations: Sequence[str] | None, start: datetime | None, end: datetime | None):
+    """``query`` limited to the locations (all when none) and to start ≤ at < end."""
+    if locations:
+        query = query.where(ObservationRow.location.in_(list(locations)))
+    if start is not None:
+        query = query.where(ObservationRow.at >= start)
+    if end is not None:
+        query = query.where(ObservationRow.at < end)
+    return query

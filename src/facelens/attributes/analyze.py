@@ -1,9 +1,13 @@
 """``analyze``: run the attribute models asked for over every face of an image.
 
 insightface's FaceAnalysis idea with deepface's verb: only the requested ``actions`` run, each
-adds one key to ``face.attributes``: ``emotion`` ({label, probs}), ``gender`` ({label, probs}),
-``age`` (years), ``mesh`` (468 points + eye/mouth aspect ratios + yaw), ``gender_eyes``
-({label, probs}, only when the trained periocular model is installed).
+adds one key to ``face.attributes``: ``emotion`` ({label, probs, model}), ``gender`` ({label,
+probs, model}), ``age`` (years), ``mesh`` (468 points + eye/mouth aspect ratios + yaw),
+``gender_eyes`` ({label, probs, model}, only when a trained periocular model is installed).
+
+``emotion_model`` / ``gender_model``: a registered name or the path of a user model folder
+(ONNX + spec.json, see ``models.registry``); the labels and probabilities are that model's. A
+``gender_model`` trained on the eye region (task gender_eyes) also serves the gender_eyes action.
 
 Faces too small for an attribute get a per-face note in ``attributes["notes"]`` instead of a
 guess: the minimum is 12 px between the eyes (FER2013's own 48×48 faces have ~17 px; the
@@ -16,6 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ..constants import DEFAULT_DETECTOR, DEFAULT_GENDER_MODEL, GENDER_EYES_MODEL
 from ..errors import BadInputError
 from ..imageio import Channels, ImageLike, load_image
 from ..types import Face
@@ -32,7 +37,10 @@ def parse_actions(actions: str | Iterable[str] | None) -> tuple[str, ...]:
         return DEFAULT_ACTIONS
     if isinstance(actions, str):
         actions = [a for a in actions.replace(" ", ",").split(",") if a]
-    wanted = set(actions)
+    try:
+        wanted = set(actions)
+    except TypeError:  # a number, or a list holding lists
+        raise BadInputError(f"actions must be names such as 'emotion,age', not {actions!r}") from None
     if "all" in wanted:
         wanted = (wanted - {"all"}) | set(ACTIONS)
     unknown = wanted - set(ACTIONS)
@@ -52,8 +60,8 @@ def face_size(face: Face) -> float:
 
 
 def analyze_faces(rgb: np.ndarray, faces: Sequence[Face], actions: Sequence[str] = DEFAULT_ACTIONS,
-                  emotion_model: str = DEFAULT_EMOTION_MODEL, min_face_size: float = MIN_FACE_SIZE
-                  ) -> list[Face]:
+                  emotion_model: str = DEFAULT_EMOTION_MODEL, min_face_size: float = MIN_FACE_SIZE,
+                  gender_model: str = DEFAULT_GENDER_MODEL) -> list[Face]:
     """Fill the asked attributes of already detected faces (used by images and video alike)."""
     actions = parse_actions(actions)
     faces = list(faces)
@@ -73,24 +81,27 @@ def analyze_faces(rgb: np.ndarray, faces: Sequence[Face], actions: Sequence[str]
 
         for i, record in zip(usable, predict_emotions(rgb, chosen, emotion_model)):
             attrs[i]["emotion"] = record
-    if chosen and ("gender" in actions or "age" in actions):
-        from .gender_age import predict_gender_age
-
-        for i, record in zip(usable, predict_gender_age(rgb, chosen, "gender" in actions, "age" in actions)):
-            attrs[i].update(record)
     meshes: dict[int, np.ndarray] = {}
-    if chosen and "mesh" in actions:
+    if chosen and "mesh" in actions:  # before gender: a periocular gender model uses the mesh's eyes
         from .mesh import face_mesh_full, mesh_record
 
         for i in usable:
             mesh = face_mesh_full(rgb, faces[i])
             meshes[i] = mesh.points
             attrs[i]["mesh"] = mesh_record(mesh)
-    if chosen and "gender_eyes" in actions:
-        from .eyes import GENDER_EYES_MODEL, gender_eyes_available, predict_gender_eyes
+    if chosen and ("gender" in actions or "age" in actions):
+        from .gender_age import predict_gender_age
 
-        if gender_eyes_available():
-            records = predict_gender_eyes(rgb, chosen, [meshes.get(i) for i in usable])
+        records = predict_gender_age(rgb, chosen, "gender" in actions, "age" in actions, gender_model,
+                                     [meshes.get(i) for i in usable])
+        for i, record in zip(usable, records):
+            attrs[i].update(record)
+    if chosen and "gender_eyes" in actions:
+        from .eyes import gender_eyes_available, predict_gender_eyes
+
+        eyes_model = periocular_model(gender_model)
+        if eyes_model != GENDER_EYES_MODEL or gender_eyes_available():
+            records = predict_gender_eyes(rgb, chosen, [meshes.get(i) for i in usable], eyes_model)
             for i, record in zip(usable, records):
                 attrs[i]["gender_eyes"] = record
         else:
@@ -105,13 +116,24 @@ def analyze_faces(rgb: np.ndarray, faces: Sequence[Face], actions: Sequence[str]
     return out
 
 
-def analyze(image: ImageLike, actions: str | Sequence[str] = DEFAULT_ACTIONS, detector: str = "blazeface",
+def periocular_model(gender_model: str = DEFAULT_GENDER_MODEL) -> str:
+    """The model of the gender_eyes action: ``gender_model`` when it looks at the eye region
+    (task gender_eyes), else the shipped periocular model."""
+    if gender_model == DEFAULT_GENDER_MODEL:
+        return GENDER_EYES_MODEL
+    from ..models.registry import resolve
+
+    return gender_model if resolve("gender", gender_model).task == "gender_eyes" else GENDER_EYES_MODEL
+
+
+def analyze(image: ImageLike, actions: str | Sequence[str] = DEFAULT_ACTIONS, detector: str = DEFAULT_DETECTOR,
             channels: Channels = "bgr", emotion_model: str = DEFAULT_EMOTION_MODEL,
-            min_face_size: float = MIN_FACE_SIZE, **detector_options) -> list[Face]:
+            min_face_size: float = MIN_FACE_SIZE, gender_model: str = DEFAULT_GENDER_MODEL,
+            **detector_options) -> list[Face]:
     """Every face of the image with the attributes asked for (an empty list when none is found)."""
     from ..pipeline import detect_rgb
 
     rgb = load_image(image, channels)
     actions = parse_actions(actions)
     faces = detect_rgb(rgb, detector, **detector_options)
-    return analyze_faces(rgb, faces, actions, emotion_model, min_face_size)
+    return analyze_faces(rgb, faces, actions, emotion_model, min_face_size, gender_model)

@@ -16,9 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import IMAGE_SUFFIXES
 from ..errors import BadInputError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".webp", ".tif", ".tiff"}
+
+# Folder names other data sets give FER2013's classes (FER+, RAF-DB, face-api.js, AffectNet
+# words): mapped to the model's class when the model has that class.
+CLASS_ALIASES = {"anger": "angry", "disgusted": "disgust", "fearful": "fear", "scared": "fear",
+                 "happiness": "happy", "joy": "happy", "sadness": "sad", "surprised": "surprise",
+                 "neutrality": "neutral"}
 
 
 @dataclass
@@ -26,26 +32,45 @@ class LabelledSet:
     paths: list[Path]
     labels: list[str]
     classes: tuple[str, ...]
+    unmapped: dict[str, int] = field(default_factory=dict)  # folder → images, matched to no class
 
 
-def folder_set(root: Path, classes: Sequence[str] | None = None, limit: int | None = None) -> LabelledSet:
-    """``root/<class>/*.jpg``; ``limit`` takes the first N file names (sorted) of each class."""
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def class_folder_set(root: Path, classes: Sequence[str], limit: int | None = None, require_all: bool = False,
+                     aliases: dict[str, str] = CLASS_ALIASES) -> LabelledSet:
+    """``root/<folder>/*.jpg`` with each folder named after one of ``classes`` (any case, or a
+    common alias such as happiness → happy). A folder that matches no class is not scored and is
+    listed in ``unmapped`` with its image count, never skipped silently; BadInputError when no
+    folder matches (or, ``require_all``, when a class has none). ``limit``: the first N file names
+    (sorted) of each folder."""
     if not root.is_dir():
         raise BadInputError(f"{root}: not a folder of class folders")
-    found = sorted(p.name for p in root.iterdir() if p.is_dir())
-    wanted = list(classes) if classes else found
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        raise BadInputError(f"{root}: no folder for class(es) {', '.join(missing)} (found: {', '.join(found) or 'none'})")
+    lookup = {alias: cls for alias, cls in aliases.items() if cls in classes}
+    lookup.update({cls.lower(): cls for cls in classes})
+    mapping, unmapped = {}, {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        cls = lookup.get(folder.name.lower())
+        if cls is None:
+            unmapped[folder.name] = len(_images(folder))
+        else:
+            mapping[folder] = cls
+    present = tuple(c for c in classes if c in mapping.values())
+    missing = [c for c in classes if c not in present]
+    if not present or (require_all and missing):
+        found = ", ".join(f.name for f in [*mapping, *(root / n for n in unmapped)]) or "none"
+        raise BadInputError(f"{root}: no folder for class(es) {', '.join(missing)} (found: {found})")
     paths, labels = [], []
-    for name in wanted:
-        files = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    for folder, cls in sorted(mapping.items(), key=lambda item: (classes.index(item[1]), item[0].name)):
+        files = _images(folder)
         if not files:
-            raise BadInputError(f"{root / name}: class folder holds no images")
+            raise BadInputError(f"{folder}: class folder holds no images")
         files = files[:limit] if limit else files
         paths += files
-        labels += [name] * len(files)
-    return LabelledSet(paths, labels, tuple(wanted))
+        labels += [cls] * len(files)
+    return LabelledSet(paths, labels, present, unmapped)
 
 
 def lfw_name_list_set(images: Path, lists: dict[str, Path], limit: int | None = None) -> LabelledSet:

@@ -1,25 +1,47 @@
 """Periocular (eye-region) crops, and gender from the eye region when a trained model is present.
 
-The two-eye band is cut by ``facelens.train.datasets.eye_crop`` (numpy/OpenCV only, no torch):
-the very function the training toolkit (issue 8) used to make its LFW training crops, so the
-``gender_eyes`` model sees at inference exactly the geometry it was trained on. Eye centres come
-from the face mesh when one is given (mean of each eye's corners, more exact) and from the
-detector's keypoints otherwise.
+``eye_crop`` is the one definition of the two-eye band: the training toolkit (issue 8) cut its
+LFW training crops with it, and inference cuts with it again, so the ``gender_eyes`` model sees
+exactly the geometry it was trained on. Eye centres come from the face mesh when one is given
+(mean of each eye's corners, more exact) and from the detector's keypoints otherwise.
 """
 
 from __future__ import annotations
 
-import functools
-
 import cv2
 import numpy as np
 
-from ..errors import ModelError, NoFaceError
-from ..train.datasets import EYE_SIZE, eye_crop
+from ..constants import GENDER_EYES_MODEL
+from ..errors import NoFaceError
 from ..types import Face
 from .mesh import LEFT_EYE, RIGHT_EYE
 
-GENDER_EYES_MODEL = "gender_eyes_facelens"
+EYE_SIZE = (40, 80)  # H, W of the periocular band cut from each face
+
+
+def eye_crop(rgb: np.ndarray, right_eye: tuple[float, float], left_eye: tuple[float, float],
+             size: tuple[int, int] = EYE_SIZE) -> np.ndarray:
+    """The periocular band, rotated so the eyes are level, scaled by the eye distance.
+
+    With d the eye distance, the band is 2·d wide (the eyes sit at 1/4 and 3/4 of the width)
+    and, for the 1:2 ``EYE_SIZE``, d high (0.5·d above and below the eye line). This
+    matches the "both eyes with brows" crops of seed 003 (CelebA), not a single-eye crop.
+    """
+    (rx, ry), (lx, ly) = right_eye, left_eye  # right_eye is the subject's right: image left
+    dx, dy = lx - rx, ly - ry
+    dist = float(np.hypot(dx, dy))
+    if dist < 4:
+        raise NoFaceError("eye keypoints are too close to cut an eye crop")
+    angle = np.degrees(np.arctan2(dy, dx))
+    out_h, out_w = size
+    band_w = 2.0 * dist
+    scale = out_w / band_w
+    cx, cy = (rx + lx) / 2.0, (ry + ly) / 2.0
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
+    matrix[0, 2] += out_w / 2.0 - cx
+    matrix[1, 2] += out_h / 2.0 - cy
+    return cv2.warpAffine(rgb, matrix, (out_w, out_h), flags=cv2.INTER_AREA,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def eye_centres(face: Face, mesh: np.ndarray | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -55,34 +77,30 @@ def eye_region_crops(rgb: np.ndarray, face: Face, mesh: np.ndarray | None = None
 
 
 def gender_eyes_available(name: str = GENDER_EYES_MODEL) -> bool:
-    from ..models.registry import MODELS, check
+    """Whether the periocular gender model ``name`` (a name or a user model folder's path) is
+    registered and its file passes its checksum."""
+    from ..errors import BadInputError
+    from ..models.registry import check, resolve
 
-    return name in MODELS and check(MODELS[name]) == "ok"
-
-
-@functools.lru_cache(maxsize=4)
-def _gender_eyes_session(name: str):
-    from ..models.runtime import onnx
-    from .emotion import input_spec_from, read_spec_json
-
-    spec = read_spec_json(name)
-    if spec.get("task") != "gender_eyes":
-        raise ModelError(f"model {name!r} is a {spec.get('task')!r} model, not a gender_eyes model")
-    labels = tuple(spec.get("labels") or ("female", "male"))
-    return onnx(name), input_spec_from(spec, name), labels, spec.get("output", "logits") == "logits"
+    try:
+        return check(resolve("gender_eyes", name)) == "ok"
+    except BadInputError:
+        return False
 
 
 def predict_gender_eyes(rgb: np.ndarray, faces: list[Face], meshes: list | None = None,
                         name: str = GENDER_EYES_MODEL) -> list[dict]:
-    """Per face ``{"label", "probs"}`` from the periocular band (needs the trained model)."""
-    from .emotion import softmax, to_tensor
+    """Per face ``{"label", "probs", "model"}`` from the periocular band (needs a trained model:
+    the shipped one, or ``name``: another registered name or a user model folder's path)."""
+    from ..models.registry import build_model
 
     if not faces:
         return []
-    session, spec, labels, logits = _gender_eyes_session(name)
+    classifier = build_model("gender_eyes", name)
     meshes = meshes or [None] * len(faces)
-    crops = [eye_crop(rgb, *eye_centres(f, m), size=spec.size) for f, m in zip(faces, meshes)]
-    out = session.run(None, {session.get_inputs()[0].name: to_tensor(crops, spec)})[0]
-    probs = softmax(out) if logits else out / out.sum(axis=1, keepdims=True)
+    crops = [eye_crop(rgb, *eye_centres(f, m), size=classifier.input.size) for f, m in zip(faces, meshes)]
+    probs = classifier.predict_crops(crops)
+    labels = classifier.labels
     return [{"label": labels[int(np.argmax(p))],
-             "probs": {label: round(float(v), 4) for label, v in zip(labels, p)}} for p in probs]
+             "probs": {label: round(float(v), 4) for label, v in zip(labels, p)},
+             "model": classifier.name} for p in probs]

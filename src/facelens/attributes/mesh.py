@@ -9,7 +9,7 @@ pixels.
 Point indices used by the helpers (MediaPipe's canonical mesh; "right" = subject's right):
 eyes (p1 outer/inner corner, p2 p3 upper lid, p4 other corner, p5 p6 lower lid) right
 33,160,158,133,153,144 and left 362,385,387,263,373,380; inner lips 13 (upper) 14 (lower),
-mouth corners 61, 291; cheeks 234 (right), 454 (left); nose tip 1.
+mouth corners 61, 291; cheeks 234 (right), 454 (left).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ LEFT_EYE = (362, 385, 387, 263, 373, 380)
 MOUTH_INNER = (13, 14)
 MOUTH_CORNERS = (61, 291)
 CHEEKS = (234, 454)  # subject's right cheek, left cheek
-NOSE_TIP = 1
 
 
 @dataclass(frozen=True)

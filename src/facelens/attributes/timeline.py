@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import DEFAULT_DETECTOR, DEFAULT_GENDER_MODEL
 from .analyze import DEFAULT_ACTIONS, MIN_FACE_SIZE, analyze_faces, parse_actions
 from .emotion import DEFAULT_EMOTION_MODEL, emotion_record
 from .temporal import TrackSmoother, label_changes
@@ -110,13 +111,14 @@ def _label_of(row: dict) -> str:
     return " ".join(parts)
 
 
-def analyze_video(path: str | Path, actions: str | Sequence[str] = DEFAULT_ACTIONS, detector: str = "blazeface",
+def analyze_video(path: str | Path, actions: str | Sequence[str] = DEFAULT_ACTIONS, detector: str = DEFAULT_DETECTOR,
                   camera: str | None = None, location: str | None = None,
                   emotion_model: str = DEFAULT_EMOTION_MODEL, smoothing: str = "ema",
                   start: datetime | None = None, observe_every: float = 1.0,
                   annotated: Path | None = None, every: int = 1, max_frames: int | None = None,
                   min_face_size: float = MIN_FACE_SIZE,
-                  progress: Callable[[int, int | None], None] | None = None) -> VideoTimeline:
+                  progress: Callable[[int, int | None], None] | None = None,
+                  gender_model: str = DEFAULT_GENDER_MODEL) -> VideoTimeline:
     """Time lines of every face track in a video file (or image folder / stream)."""
     from ..analytics.feed import ObservationFeed
     from ..pipeline import detect_rgb
@@ -143,7 +145,7 @@ def analyze_video(path: str | Path, actions: str | Sequence[str] = DEFAULT_ACTIO
             if frame.index % every:
                 continue
             faces = tracker.update(detect_rgb(frame.image, detector), frame.index, frame.timestamp)
-            faces = analyze_faces(frame.image, faces, actions, emotion_model, min_face_size)
+            faces = analyze_faces(frame.image, faces, actions, emotion_model, min_face_size, gender_model)
             rows, smoothed_faces = [], []
             for face in faces:
                 smoothed = None

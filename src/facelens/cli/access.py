@@ -1,17 +1,18 @@
 """`facelens access …` (check, policy set|show, rollback) and the access evaluations under
-`facelens eval …` (fairness, fairness-groups, adaptation, pad): parse, call facelens.access, print."""
+`facelens eval …` (fairness, fairness-groups, adaptation, blink, pad): parse, call
+facelens.usecases (or the facelens.access function that is the whole operation), print."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import shlex
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from ..constants import DEFAULT_DETECTOR, DEFAULT_MODEL
+from .common import command_line
 from .evaluate import eval_app
 
 access_app = typer.Typer(help="Access control: liveness + verification decisions per door.", no_args_is_help=True)
@@ -25,19 +26,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(access_app, name="access")
 
 
-def _command() -> str:
-    return "facelens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-
-
 def _open(db: Optional[str]):
     from ..gallery import Gallery
 
     return Gallery(db)
-
-
-def _failing(error: Exception):
-    raise error
-    yield  # pragma: no cover - makes this a generator: the failure happens while reading frames
 
 
 @access_app.command("check")
@@ -53,28 +45,19 @@ def check_command(
     as_json: bool = typer.Option(False, "--json", help="Print the decision as one JSON object."),
 ) -> None:
     """Decide one access attempt. Exit code 0 whenever the check ran, granted or not."""
-    from ..access import check
-    from ..errors import BadInputError, SourceError
-    from ..video.sources import open_source
+    from ..errors import BadInputError
+    from ..usecases.access import check_access
 
     given = [x for x in (camera, video, frames) if x is not None]
     if len(given) != 1:
         raise BadInputError("give exactly one of --camera N, --video FILE or --frames DIR")
-    spec = given[0]
-    with _open(db) as gallery:
-        try:
-            source = open_source(spec, fps=fps) if frames is not None else open_source(spec)
-        except SourceError as exc:
-            source = _failing(exc)  # audited as a camera failure by check()
-        def announce(name: str) -> None:  # stderr: --json keeps stdout to the one decision object
-            print(f"challenge: {name.replace('_', ' ').replace('+', ', then ')}", file=sys.stderr, flush=True)
 
-        try:
-            decision = check(source, claim, door, gallery=gallery, challenge=challenge, announce=announce)
-        finally:
-            close = getattr(source, "close", None)
-            if close:
-                close()
+    def announce(name: str) -> None:  # stderr: --json keeps stdout to the one decision object
+        print(f"challenge: {name.replace('_', ' ').replace('+', ', then ')}", file=sys.stderr, flush=True)
+
+    with _open(db) as gallery:
+        decision = check_access(gallery, given[0], claim=claim, door=door, challenge=challenge,
+                                fps=fps if frames is not None else None, announce=announce)
     if as_json:
         print(json.dumps(decision.to_dict()))
         return
@@ -106,27 +89,15 @@ def policy_set(
     as_json: bool = typer.Option(False, "--json", help="Print the stored policy as JSON."),
 ) -> None:
     """Create or change a door's policy (unnamed settings keep their current values)."""
-    from ..access.policy import Policy, PolicyRow, ensure_tables, set_policy
+    from ..usecases.access import update_policy
 
     with _open(db) as gallery:
-        ensure_tables(gallery)
-        with gallery.store.read() as session:
-            row = session.get(PolicyRow, door)
-        current = Policy.from_dict(json.loads(row.settings)) if row else Policy(door=door)
-        changes = {k: v for k, v in {
-            "liveness": liveness, "sequence_length": sequence, "challenge_timeout_s": timeout,
-            "max_failures": max_failures, "lockout_s": lockout, "adaptation": adaptation,
-            "keep_images": keep_images, "passive_threshold": passive_threshold,
-        }.items() if v is not None}
-        if challenges is not None:
-            changes["challenges"] = tuple(c.strip() for c in challenges.split(",") if c.strip())
-        if hours is not None:
-            changes["allowed_hours"] = () if hours == ["always"] else tuple(hours)
-        if far is not None:
-            changes.update(far=far, threshold=None, threshold_source="")
-        if threshold is not None:
-            changes.update(threshold=threshold, threshold_source="set explicitly by `facelens access policy set`")
-        stored = set_policy(gallery, dataclasses.replace(current, **changes))
+        stored = update_policy(
+            gallery, door, far=far, threshold=threshold, liveness=liveness, sequence_length=sequence,
+            challenge_timeout_s=timeout, max_failures=max_failures, lockout_s=lockout, adaptation=adaptation,
+            keep_images=keep_images, passive_threshold=passive_threshold,
+            challenges=None if challenges is None else [c.strip() for c in challenges.split(",") if c.strip()],
+            allowed_hours=None if hours is None else ([] if hours == ["always"] else hours))
     print(json.dumps(stored.to_dict()) if as_json else f"policy for door {stored.door!r} stored: "
           f"threshold {stored.threshold:.4f} ({stored.threshold_source}), liveness {stored.liveness}, "
           f"lockout after {stored.max_failures} failures for {stored.lockout_s:g} s")
@@ -139,10 +110,10 @@ def policy_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show stored policies (or the default a door without one would get)."""
-    from ..access.policy import get_policy, list_policies
+    from ..usecases.access import show_policies
 
     with _open(db) as gallery:
-        policies = [get_policy(gallery, door)] if door else list_policies(gallery)
+        policies = show_policies(gallery, door)
     if as_json:
         print(json.dumps({"policies": [p.to_dict() for p in policies]}))
         return
@@ -176,85 +147,23 @@ def fairness_command(
     pairs: Path = typer.Option(..., help="LFW-style pairs file."),
     images: Path = typer.Option(..., help="Folder holding NAME/NAME_0001.jpg images."),
     groups: Path = typer.Option(..., help="CSV image,group (make one with `facelens eval fairness-groups`)."),
-    model: str = typer.Option("mobilefacenet", help="mobilefacenet or dlib."),
+    model: str = typer.Option(DEFAULT_MODEL, help="mobilefacenet or dlib."),
     threshold: Optional[float] = typer.Option(None, help="Operating threshold (default: the calibrated FAR points)."),
-    detector: str = typer.Option("blazeface", help="Detector used to find each face."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help="Detector used to find each face."),
     cache: Optional[Path] = typer.Option(None, help="Embeddings cache .npz (default OUT/embeddings-DETECTOR.npz)."),
     out: Path = typer.Option(Path("runs/eval-fairness"), help="Folder for report.json, table.md and fairness.png."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
 ) -> None:
     """FMR and FNMR per group at the operating threshold, 95 % intervals, ratios between groups."""
-    import numpy as np
+    from ..usecases.evaluation import evaluate_fairness, fairness_table
 
-    from ..access import fairness as fx
-    from ..errors import BadInputError
-    from ..evaluation import verification as ev
-
-    if not images.is_dir():
-        raise BadInputError(f"{images}: not a folder of images")
-    pair_list = ev.parse_pairs(pairs)
-    names = sorted({p.first for p in pair_list} | {p.second for p in pair_list})
-    labels = fx.read_groups(groups)
-    embeddings = ev.embed_images(images, names, [model], detector, cache=cache or out / f"embeddings-{detector}.npz")
-    scores = ev.pair_scores(pair_list, embeddings, model)
-    info = fx.pair_groups(pair_list, labels)
-    points: dict[str, tuple[float, str]] = {}
-    if threshold is not None:
-        points["given"] = (threshold, "--threshold")
-    else:
-        impostors = scores[~np.array([p.same for p in pair_list])]
-        for name, far in (("far_1e-3", 1e-3), ("far_1e-2", 1e-2)):
-            try:
-                from ..verification import threshold as calibrated
-
-                points[name] = (calibrated(model, name)[0], "calibration/verification.json")
-            except BadInputError:
-                points[name] = (ev.threshold_at_far(impostors, far), f"FAR {far:g} on these pairs' impostors (not calibrated)")
-    report = {"pairs": len(pair_list), "model": model, "groups_file": str(groups), "command": _command(),
-              "operating_points": {}}
-    named = sorted({i.group for i in info} - {fx.MIXED, "unlabelled"})
-    for point, (value, source) in points.items():
-        table = fx.rates(scores, info, value)
-        entry = {"threshold": value, "threshold_source": source, "groups": table, "ratios": {}}
-        if len(named) >= 2:
-            a, b = named[0], named[1]
-            entry["ratios"] = fx.ratio_ci(scores, info, value, a, b)
-        report["operating_points"][point] = entry
-    out.mkdir(parents=True, exist_ok=True)
-    ev.write_json(out / "report.json", report)
-    fx.plot(report, out / "fairness.png", f"{pairs.name}: FMR / FNMR per group ({model})")
-    (out / "table.md").write_text(_fairness_table(report))
+    report = evaluate_fairness(pairs, images, groups, model=model, threshold=threshold, detector=detector,
+                               cache=cache, out=out, command=command_line())
     if as_json:
         print(json.dumps(report, default=float))
     else:
-        print(_fairness_table(report))
+        print(fairness_table(report))
         print(f"report: {out / 'report.json'}, plot: {out / 'fairness.png'}")
-
-
-def _pct(value, ci=None) -> str:
-    if value is None:
-        return "–"
-    text = f"{100 * value:.2f} %"
-    return text + (f" [{100 * ci[0]:.2f}, {100 * ci[1]:.2f}]" if ci else "")
-
-
-def _fairness_table(report: dict) -> str:
-    lines = []
-    for point, entry in report["operating_points"].items():
-        lines.append(f"\n**{point}** — threshold {entry['threshold']:.4f} ({entry['threshold_source']})\n")
-        lines.append("| group | impostor pairs | false matches | FMR [95 % CI] | genuine pairs | false non-matches | FNMR [95 % CI] |")
-        lines.append("|---|---|---|---|---|---|---|")
-        for group, row in entry["groups"].items():
-            lines.append(f"| {group} | {row['impostor_pairs']} | {row['false_matches']} | {_pct(row['fmr'], row['fmr_ci95'])} "
-                         f"| {row['genuine_pairs']} | {row['false_non_matches']} | {_pct(row['fnmr'], row['fnmr_ci95'])} |")
-        for kind, ratio in entry.get("ratios", {}).items():
-            if ratio["ratio"] is None:
-                lines.append(f"\n{kind.upper()} ratio {ratio['of']}: {ratio['note']}")
-                continue
-            low, high = ratio["ci95"]
-            lines.append(f"\n{kind.upper()} ratio {ratio['of']}: {ratio['ratio']:.2f} (people-bootstrap 95 % CI "
-                         f"{low:.2f} – {high:.2f}; {ratio['usable_bootstrap_rounds']} usable rounds)")
-    return "\n".join(lines) + "\n"
 
 
 @eval_app.command("fairness-groups")
@@ -264,14 +173,9 @@ def fairness_groups_command(
 ) -> None:
     """Build the groups CSV from per-group name lists (e.g. LFW female_names.txt / male_names.txt)."""
     from ..access.fairness import groups_from_lists
-    from ..errors import BadInputError
+    from ..usecases.inputs import parse_pairs
 
-    parsed = {}
-    for item in lists:
-        if "=" not in item:
-            raise BadInputError(f"--list takes GROUP=FILE, not {item!r}")
-        group, path = item.split("=", 1)
-        parsed[group.strip()] = Path(path)
+    parsed = {group: Path(path) for group, path in parse_pairs(lists, "--list", "GROUP=FILE")}
     count, conflicts = groups_from_lists(parsed, out)
     print(f"{out}: {count} images in {len(parsed)} groups"
           + (f"; left out {len(conflicts)} listed in several groups: {', '.join(conflicts[:5])}" if conflicts else ""))
@@ -285,24 +189,14 @@ def adaptation_command(
     min_images: int = typer.Option(8, help="People with at least this many images stream probes."),
     rounds: int = typer.Option(5, help="Times the look-alike attacker presents all their images."),
     seed: int = typer.Option(0),
-    model: str = typer.Option("mobilefacenet"),
+    model: str = typer.Option(DEFAULT_MODEL),
     out: Path = typer.Option(Path("runs/eval-adaptation"), help="Folder for report.json."),
 ) -> None:
     """FNMR without/with guarded adaptation at a fixed FMR, and a look-alike poisoning attempt."""
-    from ..access import adapt_eval
-    from ..evaluation.verification import write_json
+    from ..usecases.evaluation import evaluate_adaptation
 
-    if threshold is None:
-        from ..verification import threshold as calibrated
-
-        threshold = calibrated(model, "far_1e-3")[0]
-    report = adapt_eval.run(cache, threshold, min_images=min_images, seed=seed, rounds=rounds, model=model,
-                            command=_command())
-    if fixed_fmr:
-        target = report["modes"]["none"]["fmr_outsiders"]
-        report = adapt_eval.run(cache, threshold, min_images=min_images, seed=seed, rounds=rounds, model=model,
-                                fixed_fmr=target, command=_command())
-    write_json(out / "report.json", report)
+    report = evaluate_adaptation(cache, threshold=threshold, fixed_fmr=fixed_fmr, min_images=min_images,
+                                 rounds=rounds, seed=seed, model=model, out=out, command=command_line())
     print("| mode | threshold | FNMR | FNMR late half | outsider FMR | look-alike acceptance: round 1 → later rounds | templates added |")
     print("|---|---|---|---|---|---|---|")
     for mode, row in report["modes"].items():
@@ -319,11 +213,9 @@ def blink_command(
     out: Path = typer.Option(Path("runs/eval-blink"), help="Folder for report.json."),
 ) -> None:
     """Blink cue: how often the iris-model eye opening and the mesh's EAR see labelled closed eyes."""
-    from ..access import blink_eval
-    from ..evaluation.verification import write_json
+    from ..usecases.evaluation import evaluate_blink
 
-    report = blink_eval.run(orl)
-    write_json(out / "report.json", report)
+    report = evaluate_blink(orl, out=out)
     for cue, row in report["summary"].items():
         low, high = row["closed_ratio_range"] or (float("nan"), float("nan"))
         print(f"{cue:5s} closed detected {row['closed_detected']}, open called closed {row['open_called_closed']}, "
@@ -342,19 +234,14 @@ def pad_command(
     bona_fide: Optional[list[Path]] = typer.Option(None, "--bona-fide", help="Folder of other real images: BPCER outside LFW; repeat."),
 ) -> None:
     """Passive liveness: simulated print/screen attacks, APCER/BPCER (ISO/IEC 30107-3) split by person."""
-    from ..access import pad_eval
-    from ..access.liveness_passive import MODEL_FILE, PassiveModel
+    from ..access.liveness_passive import MODEL_FILE
+    from ..usecases.evaluation import evaluate_pad
 
-    report, record = pad_eval.run(lfw, out, seed=seed, limit=limit, command=_command())
-    if bona_fide:
-        report["bona_fide_elsewhere"] = pad_eval.bona_fide_check(bona_fide, PassiveModel(record))
-        (out / "pad-report.json").write_text(json.dumps(report, indent=2) + "\n")
-        for folder, row in report["bona_fide_elsewhere"].items():
-            print(f"real images in {folder}: BPCER {row['bpcer']} over {row['images'] - row['no_face']} faces "
-                  f"({row['no_face']} without a detected face)")
-    (out / "passive_model.json").write_text(json.dumps(record, indent=1) + "\n")
-    if write_model:
-        MODEL_FILE.write_text(json.dumps(record, indent=1) + "\n")
+    report = evaluate_pad(lfw, out=out, limit=limit, seed=seed, write_model=write_model, bona_fide=bona_fide or (),
+                          command=command_line())
+    for folder, row in report.get("bona_fide_elsewhere", {}).items():
+        print(f"real images in {folder}: BPCER {row['bpcer']} over {row['images'] - row['no_face']} faces "
+              f"({row['no_face']} without a detected face)")
     at = report["at_model_threshold"]
     print(f"SIMULATED attacks, test people: BPCER {100 * at['bpcer']:.2f} %, "
           + ", ".join(f"APCER {k} {100 * v['apcer']:.2f} %" for k, v in at["apcer"].items()))

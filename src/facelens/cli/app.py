@@ -1,12 +1,15 @@
-"""The `facelens` command: a thin shell over the library.
+"""The `facelens` command: a thin shell over the use cases (facelens.usecases).
 
-Each command module parses arguments, calls the library and prints; no face logic lives here.
+Each command module parses arguments, calls a use case (or the library function that is the
+whole operation, e.g. ``Gallery.purge``) and prints; no face logic lives here. Option parsing
+that the services share (face choice, ISO dates, KEY=VALUE) is in ``facelens.usecases.inputs``.
 ``run_cli`` turns every FacelensError into one line on stderr and its documented exit code.
 Command groups are registered in ``_register`` below, one line each.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
@@ -20,11 +23,20 @@ app = typer.Typer(
 )
 
 
+_registered = False
+
+
 def _register() -> None:
+    # Once per process: run_cli called again (tests, the fuzz test) must not add every command
+    # group again — 90 calls made typer build 720 groups and each call took ~20 s.
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from . import core  # detect, embed, verify, models, demo
 
     core.register(app)
-    for module_name in ("evaluate", "gallery", "attributes", "video", "train", "access", "service"):
+    for module_name in ("evaluate", "gallery", "attributes", "video", "train", "access", "service", "keys"):
         try:
             module = __import__(f"facelens.cli.{module_name}", fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -53,10 +65,26 @@ def run_cli(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("facelens: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a path the command was given cannot be used (too long, missing, …)
+        print(f"facelens: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 2 if exc.errno in _PATH_ERRNOS else 1
     except Exception as exc:  # a bug: say so in one line, exit 1
         print(f"facelens: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+_PATH_ERRNOS = {errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+                errno.ELOOP, errno.EEXIST, errno.EROFS}
+
+
+def _os_error_text(exc: OSError) -> str:
+    """One short line: the path (shortened: it may be thousands of characters) and the reason."""
+    name = str(exc.filename) if exc.filename is not None else ""
+    if len(name) > 160:
+        name = f"{name[:80]}…{name[-40:]} ({len(name)} characters)"
+    reason = exc.strerror or type(exc).__name__
+    return f"{name}: {reason}" if name else reason
 
 
 def main() -> None:

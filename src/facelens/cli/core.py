@@ -1,4 +1,4 @@
-"""Core commands: detect, embed, verify, models, demo. Parse, call the library, print."""
+"""Core commands: detect, embed, verify, models, demo. Parse, call facelens.usecases, print."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Optional
 
 import typer
 
+from ..constants import DEFAULT_DETECTOR, DEFAULT_MODEL
+from ..usecases.inputs import parse_face_choice
 from .common import note as _note
-from .common import parse_face_choice
 
 models_app = typer.Typer(help="List, check and fetch model files.", invoke_without_command=True)
 
@@ -31,26 +32,19 @@ def detect(
     image: Path = typer.Argument(..., help="Image file."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     draw: Optional[Path] = typer.Option(None, help="Write an annotated copy here."),
-    detector: str = typer.Option("blazeface", help=DETECTOR_HELP),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
     min_score: Optional[float] = typer.Option(None, help="Detection score floor (model default if unset)."),
     tile_size: Optional[int] = typer.Option(None, help="Also search overlapping tiles of this size (small faces)."),
 ) -> None:
     """Find faces: box, score, keypoints and quality in input pixel coordinates."""
-    from ..draw import draw_faces, save_rgb
-    from ..imageio import load_image
-    from ..pipeline import detect_rgb
+    from ..usecases.faces import detect as detect_faces
 
-    rgb = load_image(image)
-    options = {k: v for k, v in (("min_score", min_score), ("tile_size", tile_size)) if v is not None}
-    faces = detect_rgb(rgb, detector, **options)
-    if draw:
-        save_rgb(draw, draw_faces(rgb, faces))
+    result = detect_faces(image, detector=detector, draw=draw, min_score=min_score, tile_size=tile_size)
     if as_json:
-        print(json.dumps({"image": str(image), "width": rgb.shape[1], "height": rgb.shape[0],
-                          "faces": [f.to_dict() for f in faces]}))
+        print(json.dumps(result.to_dict()))
         return
-    print(f"{image}: {len(faces)} face(s)")
-    for i, face in enumerate(faces):
+    print(f"{image}: {len(result.faces)} face(s)")
+    for i, face in enumerate(result.faces):
         box = ", ".join(f"{v:.0f}" for v in face.box)
         problems = face.quality.problems() if face.quality else []
         print(f"  #{i} box [{box}] score {face.score:.2f}" + (f"  ({'; '.join(problems)})" if problems else ""))
@@ -59,48 +53,42 @@ def detect(
 def embed(
     image: Path = typer.Argument(..., help="Image file."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    model: str = typer.Option("mobilefacenet", help=MODEL_HELP),
-    detector: str = typer.Option("blazeface", help=DETECTOR_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, help=MODEL_HELP),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
     face: str = typer.Option("all", help="all (default), largest, only, or an index (left to right)."),
 ) -> None:
     """Embedding vector(s) of the face(s) in an image."""
-    from ..pipeline import embed as embed_image
+    from ..usecases.faces import embed as embed_faces
 
-    faces = embed_image(image, model=model, detector=detector, face=parse_face_choice(face), name=str(image))
-    payload = {"image": str(image), "model": model,
-               "faces": [f.to_dict(include_embedding=True) for f in faces]}
+    result = embed_faces(image, model=model, detector=detector, face=parse_face_choice(face))
     if as_json:
-        print(json.dumps(payload))
-    else:
-        for i, f in enumerate(faces):
-            head = ", ".join(f"{v:.3f}" for v in f.embedding[:4])
-            print(f"#{i} {model} {f.embedding.size}-d [{head}, …]")
+        print(json.dumps(result.to_dict()))
+        return
+    for i, f in enumerate(result.faces):
+        head = ", ".join(f"{v:.3f}" for v in f.embedding[:4])
+        print(f"#{i} {model} {f.embedding.size}-d [{head}, …]")
 
 
 def verify(
     image_a: Path = typer.Argument(..., help="First image."),
     image_b: Path = typer.Argument(..., help="Second image."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    model: str = typer.Option("mobilefacenet", help=MODEL_HELP),
-    detector: str = typer.Option("blazeface", help=DETECTOR_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, help=MODEL_HELP),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
     face: str = typer.Option("largest", help=FACE_HELP),
     operating_point: Optional[str] = typer.Option(None, help="far_1e-3 (default), far_1e-2 or best_accuracy."),
 ) -> None:
     """Are the two faces the same person? Exit code 0 whatever the decision."""
-    import facelens
+    from ..usecases.faces import verify as verify_faces
 
-    from ..pipeline import detect as detect_faces
-
-    choice = parse_face_choice(face)
-    if choice == "largest":
-        for path in (image_a, image_b):
-            count = len(detect_faces(path, detector))
-            if count > 1:
-                _note(f"{path} holds {count} faces; comparing the largest (use --face to choose)")
-    result = facelens.verify(image_a, image_b, model=model, detector=detector, face=choice,
-                             operating_point=operating_point)
+    outcome = verify_faces(image_a, image_b, model=model, detector=detector, face=parse_face_choice(face),
+                           operating_point=operating_point)
+    for side in outcome.largest_of_several:
+        _note(f"{(image_a, image_b)[side]} holds {outcome.faces_found[side]} faces; comparing the largest "
+              "(use --face to choose)")
+    result = outcome.verification
     if as_json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(outcome.to_dict()))
         return
     verdict = "SAME person" if result.verified else "DIFFERENT people"
     print(f"{verdict}: similarity {result.similarity:.3f} vs threshold {result.threshold:.3f} "
@@ -108,25 +96,31 @@ def verify(
 
 
 @models_app.callback()
-def models_list(ctx: typer.Context) -> None:
-    """List every model with its source, licence and checksum state."""
+def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """List every model (bundled, fetched, and user folders in FACELENS_MODELS_DIR) with its origin,
+    source, licence and checksum state."""
     if ctx.invoked_subcommand:
         return
     from rich.console import Console
     from rich.table import Table
 
-    from ..models.registry import MODELS, check
+    from ..models.registry import catalogue
 
-    table = Table(title="facelens models")
-    for column in ("name", "role", "state", "licence", "source"):
-        table.add_column(column, overflow="fold")
-    failures = 0
-    for spec in MODELS.values():
-        state = check(spec)
-        failures += state == "altered"
-        colour = {"ok": "green", "missing": "yellow", "altered": "red"}[state]
-        table.add_row(spec.name, spec.role, f"[{colour}]{state}[/]", spec.licence, str(spec.source))
-    Console().print(table)
+    rows = catalogue()
+    failures = sum(row.state == "altered" for row in rows)
+    if as_json:
+        print(json.dumps({"models": [row.to_dict() for row in rows]}))
+    else:
+        table = Table(title="facelens models")
+        for column in ("name", "origin", "role", "state", "licence", "source"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            colour = {"ok": "green", "missing": "yellow"}.get(row.state, "red")
+            spec = row.spec
+            role = " — ".join(t for t in ((spec.role if spec else ""), row.note) if t)
+            table.add_row(row.name, row.origin, role, f"[{colour}]{row.state}[/]", spec.licence if spec else "",
+                          str(spec.source) if spec else "")
+        Console().print(table)
     if failures:
         from ..errors import ModelError
 

@@ -3,24 +3,65 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from pathlib import Path
+from typing import Optional
 
-import numpy as np
 import typer
 
-from ..embedding import EMBEDDERS
-from ..errors import BadInputError
+from ..constants import DEFAULT_DETECTOR, DEFAULT_MODEL
+from .common import command_line
 
 eval_app = typer.Typer(help="Evaluate models on labelled data.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    from ..evaluation import identification
+    eval_app.command("identification")(identification_command)
+    from .eval_video import video  # facelens eval video (issue 17)
 
-    eval_app.command("identification")(identification.evaluate_command)
+    eval_app.command("video")(video)
     app.add_typer(eval_app, name="eval")
+
+
+def identification_command(
+    lfw: Path = typer.Option(..., "--lfw", help="Folder of NAME/NAME_0001.jpg images (LFW layout)."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Embedding model."),
+    enrol: int = typer.Option(1, help="Images enrolled per person (the rest are probes)."),
+    scoring: str = typer.Option("max", help="Identity score over templates: max or mean."),
+    fpir: float = typer.Option(0.01, help="Target false-positive identification rate."),
+    cache: Optional[Path] = typer.Option(None, help="Embedding cache .npz (same format as `facelens eval verification`)."),
+    calibrate: bool = typer.Option(False, help="Write the threshold into calibration/identification.json."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Open-set identification on LFW: FNIR at FPIR = 1 % (fixed enrol/probe rule, held-out threshold)."""
+    from ..usecases.evaluation import evaluate_identification
+
+    def progress(done: int, total: int) -> None:
+        if done % 500 == 0 or done == total:
+            print(f"embedded {done}/{total}", file=sys.stderr)
+
+    report = evaluate_identification(lfw, model=model, enrol=enrol, scoring=scoring, fpir=fpir, cache=cache,
+                                     calibrate=calibrate, command=_calibration_command(), progress=progress)
+    if as_json:
+        print(json.dumps(report))
+        return
+    held = report["held_out"]
+    print(f"{model} ({scoring}, {enrol} enrolled/person): {report['gallery_identities']} identities, "
+          f"{report['mated_probes']} mated + {report['nonmated_probes']} unknown probes")
+    print(f"  rank-1 {report['rank1_accuracy']:.4f}; FNIR {held['fnir']:.4f} at FPIR {held['fpir']:.4f} "
+          f"(target {fpir}, threshold chosen on the other half of the unknowns)")
+    print(f"  all unknowns: threshold {report['all_unknowns']['threshold']:.4f} → FNIR {report['all_unknowns']['fnir']:.4f}")
+
+
+def _calibration_command() -> str:
+    """The identification calibration's recorded command, in its historic spelling `facelens
+    gallery evaluate …` under either command name, without --cache (a local cache path says
+    nothing about how the number was made)."""
+    args = sys.argv[3:]
+    while "--cache" in args:
+        at = args.index("--cache")
+        del args[at:at + 2]
+    return " ".join(["facelens gallery evaluate", *args])
 
 
 @eval_app.command("verification")
@@ -28,7 +69,7 @@ def verification(
     pairs: Path = typer.Option(..., help="LFW-style pairs file (View 2: 10 folds)."),
     images: Path = typer.Option(..., help="Folder holding NAME/NAME_0001.jpg images."),
     model: str = typer.Option("all", help="mobilefacenet, mobilefacenet_noflip, dlib, fused or all."),
-    detector: str = typer.Option("blazeface", help="Detector used to find each face."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help="Detector used to find each face."),
     out: Path = typer.Option(Path("runs/eval-verification"), help="Folder for report, ROC PNG, cache."),
     calibrate: bool = typer.Option(False, help="Write the thresholds into the package calibration."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
@@ -37,58 +78,19 @@ def verification(
     from rich.console import Console
     from rich.progress import Progress
 
-    from ..evaluation import verification as ev
-    from ..verification import CALIBRATION_FILE
+    from ..evaluation.verification import evaluate_verification
 
-    if not images.is_dir():
-        raise BadInputError(f"{images}: not a folder of images")
-    chosen = list(EMBEDDERS) if model == "all" else [model]
-    if any(m not in EMBEDDERS for m in chosen):
-        raise BadInputError(f"unknown model {model!r}: {', '.join(EMBEDDERS)} or all")
-    pair_list = ev.parse_pairs(pairs)
-    names = sorted({p.first for p in pair_list} | {p.second for p in pair_list})
-    missing = [n for n in names[:] if not (images / n).is_file()]
-    if missing:
-        raise BadInputError(f"{len(missing)} images of the pairs file are missing under {images}, e.g. {missing[0]}")
-    base_models = sorted(set(chosen) - {"fused"} | ({"mobilefacenet", "dlib"} if "fused" in chosen else set()))
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as bar:
-        task = bar.add_task(f"embedding {len(names)} images", total=len(names))
-        embeddings = ev.embed_images(images, names, base_models, detector,
-                                     cache=out / f"embeddings-{detector}.npz",
-                                     progress=lambda done, total: bar.update(task, completed=done))
-    labels = np.array([p.same for p in pair_list])
-    scores = {m: ev.pair_scores(pair_list, embeddings, m) for m in base_models}
-    reports = {m: ev.evaluate(pair_list, scores[m], m) for m in base_models}
-    weight, fold_weights = None, None
-    if "fused" in chosen:
-        first, second = scores["mobilefacenet"], scores["dlib"]
-        weight = ev.fusion_weight_from(pair_list, first, second)
-        nested, fold_weights = ev.fused_fold_accuracies(pair_list, first, second)
-        scores["fused"] = ev.fuse_scores(first, second, weight)
-        reports["fused"] = ev.evaluate(pair_list, scores["fused"], "fused", accuracies=nested)
-    reports = {m: reports[m] for m in chosen}
-    ev.plot_roc({m: (labels, scores[m]) for m in chosen}, out / "roc.png",
-                f"{pairs.name}: {len(pair_list)} pairs")
-    command = "facelens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    summary = {
-        "pairs": len(pair_list), "images": len(names), "detector": detector,
-        "no_face_fallbacks": embeddings.fallbacks, "fusion_weight": weight,
-        "fusion_weight_per_fold": fold_weights if "fused" in chosen else None,
-        "ms_per_image": {m: round(1000 * s / len(names), 2) for m, s in embeddings.seconds.items()},
-        "reports": {m: r.to_dict() for m, r in reports.items()}, "roc_png": str(out / "roc.png"),
-    }
-    ev.write_json(out / "report.json", summary)
-    if calibrate:
-        if len(chosen) < len(EMBEDDERS):
-            raise BadInputError("--calibrate needs --model all (the fused weight depends on both backends)")
-        record = ev.calibration_record(reports, weight, f"{pairs} with images {images}", command)
-        ev.write_json(CALIBRATION_FILE, record)
-        console.print(f"calibration written to {CALIBRATION_FILE}")
+        task = bar.add_task("embedding images", total=None)
+        run = evaluate_verification(pairs, images, model, detector, out, calibrate, command_line(),
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if run.calibration_file is not None:
+        console.print(f"calibration written to {run.calibration_file}")
     if as_json:
-        print(json.dumps(summary))
+        print(json.dumps(run.summary))
         return
-    _print_table(console, reports, summary)
+    _print_table(console, run.reports, run.summary)
 
 
 def _print_table(console, reports, summary) -> None:

@@ -1,17 +1,19 @@
-"""`facelens gallery …` and `facelens audit verify`: parse, call facelens.gallery, print."""
+"""`facelens gallery …` and `facelens audit …`: parse, call facelens.usecases (enrol, identify,
+cluster) or the Gallery method that is the whole operation (list, show, delete, export, purge,
+audit), print."""
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from ..constants import DEFAULT_MODEL
+from ..usecases.inputs import build_consent, parse_face_choice, parse_metadata
 from .common import note as _note
-from .common import parse_face_choice
 
 gallery_app = typer.Typer(help="Enrol people and identify them (persistent encrypted gallery).", no_args_is_help=True)
 audit_app = typer.Typer(help="The gallery's hash-chained audit log.", no_args_is_help=True)
@@ -19,15 +21,14 @@ audit_app = typer.Typer(help="The gallery's hash-chained audit log.", no_args_is
 DB_HELP = "Gallery database: a SQLite file path or a postgresql:// URL (default: $FACELENS_DB or the data dir)."
 MODEL_HELP = ("Embedding model: mobilefacenet (default), mobilefacenet_noflip, dlib or fused. Templates of "
               "different models never mix.")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".pgm", ".ppm", ".tif", ".tiff"}
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(gallery_app, name="gallery")
     app.add_typer(audit_app, name="audit")
-    from ..evaluation import identification
+    from .evaluate import identification_command
 
-    gallery_app.command("evaluate")(identification.evaluate_command)
+    gallery_app.command("evaluate")(identification_command)
 
 
 def _open(db: Optional[str], create_key: bool = False, **options):
@@ -36,40 +37,13 @@ def _open(db: Optional[str], create_key: bool = False, **options):
     return Gallery(db, create_key=create_key, **options)
 
 
-def _date(value: Optional[str], what: str) -> Optional[datetime]:
-    from ..errors import BadInputError
-
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        raise BadInputError(f"{what} must be an ISO date such as 2027-12-31, not {value!r}") from None
-
-
-def _metadata(items: list[str]) -> dict:
-    from ..errors import BadInputError
-
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise BadInputError(f"--meta takes KEY=VALUE, not {item!r}")
-        key, value = item.split("=", 1)
-        out[key.strip()] = value
-    return out
-
-
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 @gallery_app.command("enrol")
 def enrol(
     name: Optional[str] = typer.Argument(None, help="Identity name (omit with --folders)."),
     images: Optional[list[Path]] = typer.Argument(None, help="Image files with this person's face."),
     folders: Optional[Path] = typer.Option(None, "--folders", help="Bulk: a folder of folders, one per person (folder name = identity)."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    model: str = typer.Option("mobilefacenet", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, help=MODEL_HELP),
     face: str = typer.Option("only", help="only (refuse images with several faces), largest, or an index left to right."),
     consent_by: Optional[str] = typer.Option(None, help="Who gave consent."),
     consent_at: Optional[str] = typer.Option(None, help="When consent was given (ISO date; default now)."),
@@ -78,35 +52,46 @@ def enrol(
     meta: list[str] = typer.Option([], "--meta", help="Free metadata KEY=VALUE (repeatable)."),
     keep_images: bool = typer.Option(False, help="Also store the face crops (encrypted). Off by default."),
     add: bool = typer.Option(False, help="Add templates to an existing identity."),
+    force: bool = typer.Option(False, "--force", help="Enrol even when the photos disagree with each other (or with "
+                               "the identity's templates) or match another enrolled identity; the override is audited."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Enrol one person from images, or many with --folders (resumable: existing names are skipped)."""
-    from ..errors import BadInputError
-    from ..gallery import Consent
-    from ..gallery.store import utcnow
+    """Enrol one person from images, or many with --folders (resumable: existing names are skipped).
 
-    consent = None
-    if consent_by or consent_purpose or consent_expires or consent_at:
-        consent = Consent(by=consent_by, at=_date(consent_at, "--consent-at") or utcnow(),
-                          purpose=consent_purpose, expires=_date(consent_expires, "--consent-expires"))
-    metadata = _metadata(meta)
+    Refused with exit code 9, naming the photo, when the photos do not all show one person or
+    the face is already enrolled under another name (--force overrides, audited)."""
+    from ..errors import BadInputError
+    from ..usecases.enrolment import enrol as enrol_person
+
+    consent = build_consent(consent_by, consent_at, consent_purpose, consent_expires)
+    metadata = parse_metadata(meta)
+    choice = parse_face_choice(face)
     if folders is not None:
         if name or images:
             raise BadInputError("give either NAME IMAGES... or --folders DIR, not both")
-        _enrol_folders(folders, db, model, parse_face_choice(face), metadata, consent, keep_images, as_json)
+        _enrol_folders(folders, db, model, choice, metadata, consent, keep_images, force, as_json)
         return
     if not name or not images:
         raise BadInputError("usage: facelens gallery enrol NAME IMAGE [IMAGE...]  (or --folders DIR)")
     with _open(db, create_key=True) as gallery:
-        result = gallery.enrol(name, images, model=model, face=parse_face_choice(face), metadata=metadata,
-                               consent=consent, keep_images=keep_images, add=add)
+        result = enrol_person(gallery, name, images, model=model, face=choice, metadata=metadata,
+                              consent=consent, keep_images=keep_images, add=add, force=force, by="cli")
     if as_json:
         print(json.dumps(result))
     else:
         print(f"enrolled {result['name']}: {result['templates']} template(s) ({', '.join(result['models'])})")
+    for finding in result.get("overridden", []):
+        _note(f"forced past: {_describe(finding)} (audited as enrol.forced)")
 
 
-def _enrol_folders(root: Path, db, model, face, metadata, consent, keep_images, as_json) -> None:
+def _describe(finding: dict) -> str:
+    if finding["check"] == "duplicate":
+        return (f"{finding['source']} matches {finding['duplicate_of']!r} "
+                f"(similarity {finding['similarity']:.3f} >= {finding['threshold']:.3f})")
+    return f"{finding['source']} disagrees (similarity {finding['similarity']:.3f} < {finding['threshold']:.3f})"
+
+
+def _enrol_folders(root: Path, db, model, face, metadata, consent, keep_images, force, as_json) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -115,46 +100,32 @@ def _enrol_folders(root: Path, db, model, face, metadata, consent, keep_images, 
         TimeRemainingColumn,
     )
 
-    from ..errors import BadInputError, FacelensError
-    from ..gallery import EnrolRecord
+    from ..usecases.enrolment import enrol_folders, person_folders
 
-    if not root.is_dir():
-        raise BadInputError(f"{root} is not a folder")
-    people = sorted(p for p in root.iterdir() if p.is_dir())
-    if not people:
-        raise BadInputError(f"{root} holds no sub-folders (one per person expected)")
-    summary = {"enrolled": [], "skipped_existing": [], "no_usable_image": [], "image_errors": []}
+    total = len(person_folders(root))  # checks the folder before the key is created or the bar drawn
     with _open(db, create_key=True) as gallery, Progress(
         TextColumn("[bold]enrolling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
         TimeRemainingColumn(), transient=as_json, disable=not sys.stderr.isatty() and as_json,
         console=None,
     ) as progress:
-        task = progress.add_task("", total=len(people))
-        for person in people:
-            progress.update(task, description=person.name)
-            if person.name in gallery:
-                summary["skipped_existing"].append(person.name)
-                progress.advance(task)
-                continue
-            templates = []
-            for image in _images_in(person):
-                try:
-                    templates += gallery.templates_from_images([image], model, face, keep_images)
-                except FacelensError as exc:
-                    summary["image_errors"].append({"image": str(image), "error": str(exc)})
-            if templates:
-                gallery.enrol_records([EnrolRecord(person.name, templates, dict(metadata), consent)])
-                summary["enrolled"].append(person.name)
-            else:
-                summary["no_usable_image"].append(person.name)
-            progress.advance(task)
+        task = progress.add_task("", total=total)
+        summary = enrol_folders(gallery, root, model=model, face=face, metadata=metadata, consent=consent,
+                                keep_images=keep_images, force=force, by="cli",
+                                on_person=lambda person: progress.update(task, advance=1, description=person))
     if as_json:
         print(json.dumps(summary))
         return
     print(f"enrolled {len(summary['enrolled'])} people; skipped {len(summary['skipped_existing'])} already enrolled; "
           f"{len(summary['no_usable_image'])} without a usable image; {len(summary['image_errors'])} image(s) refused")
+    if summary["refused"] or summary["forced"]:
+        print(f"refused {len(summary['refused'])} people whose photos disagree or duplicate an enrolled identity "
+              f"(--force to enrol them); forced {len(summary['forced'])}")
     for item in summary["image_errors"][:20]:
         _note(f"{item['image']}: {item['error']}")
+    for item in summary["refused"][:20]:
+        _note(f"{item['name']}: " + "; ".join(_describe(f) for f in item["findings"]))
+    for item in summary["forced"][:20]:
+        _note(f"{item['name']} forced past: " + "; ".join(_describe(f) for f in item["overridden"]))
 
 
 @gallery_app.command("identify")
@@ -162,28 +133,26 @@ def identify(
     image: Path = typer.Argument(..., help="Image to search for known people (every face in it)."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     top_k: int = typer.Option(5, "--top-k", help="Candidates listed per face."),
-    model: str = typer.Option("mobilefacenet", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, help=MODEL_HELP),
     scoring: str = typer.Option("max", help="Identity score over its templates: max or mean."),
     threshold: Optional[float] = typer.Option(None, help="Override the calibrated open-set threshold."),
     record_unknown: bool = typer.Option(False, help="Keep unmatched faces (encrypted) for `gallery cluster`."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Who is in this image? Each face: best identity above the threshold, or unknown."""
-    from ..gallery.identify import threshold_for
+    from ..usecases.identification import identify as identify_faces
 
     with _open(db) as gallery:
-        results = gallery.identify(str(image), top_k=top_k, model=model, scoring=scoring, threshold=threshold,
-                                   record_unknown=record_unknown)
-    limit = threshold if threshold is not None else threshold_for(model, scoring)[0]
+        result = identify_faces(gallery, str(image), top_k=top_k, model=model, scoring=scoring, threshold=threshold,
+                                record_unknown=record_unknown)
     if as_json:
-        print(json.dumps({"image": str(image), "model": model, "scoring": scoring, "threshold": round(limit, 6),
-                          "faces": [r.to_dict() for r in results]}))
+        print(json.dumps({"image": str(image), **result.to_dict()}))
         return
-    if not results:
+    if not result.faces:
         print(f"{image}: no face found")
         return
-    print(f"{image}: {len(results)} face(s), threshold {limit:.3f} ({scoring})")
-    for r in results:
+    print(f"{image}: {len(result.faces)} face(s), threshold {result.threshold:.3f} ({result.scoring})")
+    for r in result.faces:
         box = ", ".join(f"{v:.0f}" for v in r.box) if r.box else "-"
         who = r.identity or "unknown"
         others = ", ".join(f"{c.identity} {c.similarity:.3f}" for c in r.candidates[:top_k])
@@ -246,16 +215,19 @@ def delete(
 @gallery_app.command("export")
 def export(
     name: str = typer.Argument(..., help="Identity to export."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the JSON here (default: stdout)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the JSON here, owner-readable only (0600); "
+                                             "a symlink there is refused (default: stdout)."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Everything stored about one person as JSON (embeddings decrypted, audit entries included)."""
+    from ..gallery.crypto import write_private
+
     with _open(db) as gallery:
         data = gallery.export(name)
     text = json.dumps(data, indent=2)
     if out:
-        out.write_text(text + "\n")
-        print(f"wrote {out}", file=sys.stderr)
+        write_private(out, (text + "\n").encode("utf-8"))  # decrypted personal data: 0600, never via a link
+        print(f"wrote {out} (mode 0600)", file=sys.stderr)
     else:
         print(text)
 
@@ -282,7 +254,7 @@ def purge(
 @gallery_app.command("cluster")
 def cluster(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    model: str = typer.Option("mobilefacenet", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, help=MODEL_HELP),
     method: str = typer.Option("dbscan", help="dbscan, agglomerative or kmeans."),
     distance: Optional[float] = typer.Option(None, help="Cosine distance that joins two faces (default: 1 − identification threshold)."),
     min_size: int = typer.Option(2, help="Smallest cluster reported."),
@@ -292,35 +264,34 @@ def cluster(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cluster faces that matched nobody (stored by `identify --record-unknown`); promote one."""
-    from ..errors import BadInputError, NotFoundError
-    from ..gallery.cluster import cluster_unknowns
-    from ..gallery.cluster import promote as promote_cluster
+    from ..usecases.gallery import cluster_unknowns
 
     with _open(db) as gallery:
-        clusters = cluster_unknowns(gallery, model, method, distance=distance, min_size=min_size, k=k)
-        if promote is not None:
-            if not name:
-                raise BadInputError("--promote needs --name")
-            if not 0 <= promote < len(clusters):
-                raise NotFoundError(f"no cluster {promote} (found {len(clusters)})")
-            result = promote_cluster(gallery, clusters[promote].unknown_ids, name, model)
-            print(json.dumps(result) if as_json else f"promoted cluster {promote} to {name}: {result['templates']} template(s)")
-            return
-    if as_json:
-        print(json.dumps({"clusters": [c.to_dict() for c in clusters]}))
+        result = cluster_unknowns(gallery, model=model, method=method, distance=distance, min_size=min_size, k=k,
+                                  promote=promote, name=name)
+    if result.promoted is not None:
+        print(json.dumps(result.to_dict()) if as_json else
+              f"promoted cluster {promote} to {name}: {result.promoted['templates']} template(s)")
         return
-    for c in clusters:
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    for c in result.clusters:
         print(f"cluster {c.label}: {len(c.unknown_ids)} faces, cohesion {c.cohesion:.3f}")
-    print(f"{len(clusters)} cluster(s)", file=sys.stderr)
+    print(f"{len(result.clusters)} cluster(s)", file=sys.stderr)
 
 
 @audit_app.command("verify")
 def audit_verify(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    strict: bool = typer.Option(False, help="Exit with the storage error code (6) when the log was tampered with."),
+    report_only: bool = typer.Option(False, "--report-only",
+                                     help="Print the report and exit 0 even when the log was tampered with."),
+    strict: bool = typer.Option(False, "--strict", hidden=True,
+                                help="Accepted for compatibility: exiting 6 on tampering is now the default."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Check the audit log's hash chain: detects edited, inserted or removed entries."""
+    """Check the audit log against its chain and keyed seal: edited, inserted, removed, truncated
+    or wiped entries. Exits 6 (storage error) on any tampering unless --report-only."""
     from ..errors import StorageError
 
     with _open(db) as gallery:
@@ -333,8 +304,9 @@ def audit_verify(
         print(f"audit log TAMPERED: {len(report.problems)} problem(s) in {report.entries} entries")
         for problem in report.problems[:50]:
             print(f"  {problem}")
-    if strict and not report.ok:
-        raise StorageError("audit log verification failed")
+    if not report.ok and not report_only:
+        raise StorageError(f"audit log verification failed: {len(report.problems)} problem(s), "
+                           f"first at entry {report.first_bad_seq}")
 
 
 @audit_app.command("list")

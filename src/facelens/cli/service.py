@@ -1,7 +1,9 @@
-"""`facelens serve`: run the REST service (FastAPI + uvicorn)."""
+"""`facelens serve`: run the server (FastAPI + uvicorn; see docs/service.md)."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -12,17 +14,23 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
-    port: int = typer.Option(8000, help="TCP port."),
-    db: Optional[str] = typer.Option(None, "--db", help="Gallery database for /identify (default: $FACELENS_DB)."),
+    host: Optional[str] = typer.Option(None, help="Interface to listen on (default 127.0.0.1; 0.0.0.0 for all)."),
+    port: Optional[int] = typer.Option(None, help="TCP port (default 8000)."),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLite path or postgresql:// URL (default: $FACELENS_DB)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML: cameras, watchlists, MQTT, doors, limits."),
 ) -> None:
-    """Serve /detect, /embed, /verify, /analyze, /identify and /health over HTTP."""
+    """Serve the API (/api/v1, key in X-API-Key), the camera daemon and /health. Flags win over the file."""
     try:
         import uvicorn
     except ModuleNotFoundError:
         from ..errors import FacelensError
 
-        raise FacelensError("the service needs its extra: pip install -e '.[service]'") from None
-    from ..service import create_app
+        raise FacelensError("the server needs its extra: pip install -e '.[service]'") from None
+    from ..server.app import create_app
+    from ..server.config import load_settings
 
-    uvicorn.run(create_app(db), host=host, port=port)
+    settings = load_settings(config, host=host, port=port, db=db)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check on every start is not news
+    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
+                timeout_graceful_shutdown=10)

@@ -7,13 +7,12 @@ without it; a train command without torch says how to install it.
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from pathlib import Path
 
 import typer
 
 from ..errors import FacelensError
+from .common import command_line
 
 EMOTION_ARCHS = "seed002_cnn, cnn_bilstm, cnn_bilstm_attn, facelens_cnn"
 EYES_ARCHS = "mobilenetv2, inception_small"
@@ -58,7 +57,7 @@ def _train(task: str, data: Path, arch: str, epochs: int, batch_size: int, folds
     cfg = TrainConfig(task=task, arch=arch, data=str(data), epochs=epochs or 10, batch_size=batch_size,
                       lr=lr, seed=seed, balance=balance, augment=augment, val_fraction=val_fraction,
                       split=split, folds=folds, size=size, channels=channels, max_train=max_train,
-                      command="facelens " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+                      command=command_line())
     summary = run(cfg, out, resume=resume, progress=progress, cache_dir=cache_dir,
                   epochs=epochs if resume else None)
     _emit(_summary_line(out, summary))

@@ -4,39 +4,25 @@
 - ``blazeface_short``: the short-range model, for faces close to the camera (selfies, doors).
 - ``haar`` / ``hog``: the seed papers' detectors, for comparison.
 - ``skip``: no detection; the whole image is one face crop (FER2013-style datasets).
+
+The names and their classes live in ``facelens.models.registry`` (``BUILDERS["detector"]``).
 """
 
 from __future__ import annotations
 
-import functools
+import numpy as np
 
-from ..errors import BadInputError
+from ..constants import DEFAULT_DETECTOR
+from ..models.registry import build_model, names
+from ..types import Face
 from .base import Detector
 
-DETECTORS = ("blazeface", "blazeface_short", "haar", "hog", "skip")
+DETECTORS = names("detector")
 
 
-@functools.lru_cache(maxsize=32)
-def get_detector(name: str = "blazeface", **options) -> Detector:
-    if name == "blazeface":
-        from .blazeface import FULL_RANGE, BlazeFaceDetector
-
-        return BlazeFaceDetector(FULL_RANGE, **options)
-    if name == "blazeface_short":
-        from .blazeface import SHORT_RANGE, BlazeFaceDetector
-
-        return BlazeFaceDetector(SHORT_RANGE, **options)
-    if name == "haar":
-        from .classic import HaarDetector
-
-        return HaarDetector(**options)
-    if name == "hog":
-        from .classic import HogDetector
-
-        return HogDetector(**options)
-    if name == "skip":
-        return SkipDetector()
-    raise BadInputError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
+def get_detector(name: str = DEFAULT_DETECTOR, **options) -> Detector:
+    """The named detector, built once per process for each set of options."""
+    return build_model("detector", name, **options)
 
 
 class SkipDetector:
@@ -44,7 +30,7 @@ class SkipDetector:
 
     name = "skip"
 
-    def detect(self, rgb):
+    def detect(self, rgb: np.ndarray) -> list[Face]:
         from ..alignment import whole_image_face
 
         return [whole_image_face(rgb)]

@@ -1,4 +1,4 @@
-"""The detector interface and shared box arithmetic."""
+"""The detector interface and shared box arithmetic (overlap, NMS, clipping, central face)."""
 
 from __future__ import annotations
 
@@ -59,3 +59,11 @@ def clip_box(box: np.ndarray, width: int, height: int) -> np.ndarray:
          np.clip(box[2], 0, width), np.clip(box[3], 0, height)],
         dtype=np.float64,
     )
+
+
+def nearest_to_centre(faces: list[Face], shape: tuple[int, ...]) -> Face:
+    """The face whose box centre is nearest the centre of an image of ``shape`` (H, W, …).
+
+    LFW-style datasets centre the person of interest; the largest face may be someone else."""
+    cx, cy = shape[1] / 2, shape[0] / 2
+    return min(faces, key=lambda f: (f.center[0] - cx) ** 2 + (f.center[1] - cy) ** 2)

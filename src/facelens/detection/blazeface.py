@@ -33,8 +33,10 @@ class _Variant:
     min_score: float
 
 
-FULL_RANGE = _Variant("blazeface_full_range", 192, (4,), 1, 0.6)
-SHORT_RANGE = _Variant("blazeface_short_range", 128, (8, 16, 16, 16), 2, 0.5)
+FULL_RANGE = _Variant("blazeface", 192, (4,), 1, 0.6)
+SHORT_RANGE = _Variant("blazeface_short", 128, (8, 16, 16, 16), 2, 0.5)
+VARIANTS = {variant.model: variant for variant in (FULL_RANGE, SHORT_RANGE)}  # registry name → variant
+MIN_TILE, MAX_TILE = 64, 20_000  # a tile smaller than 64 px holds no detectable face
 
 
 def _anchors(variant: _Variant) -> np.ndarray:
@@ -58,15 +60,16 @@ def _anchors(variant: _Variant) -> np.ndarray:
 class BlazeFaceDetector:
     def __init__(
         self,
-        variant: _Variant = FULL_RANGE,
+        variant: _Variant | str = FULL_RANGE,
         min_score: float | None = None,
         iou_threshold: float = 0.3,
         tile_size: int | None = None,
         max_faces: int = 200,
         near_fallback: bool = True,
     ) -> None:
-        self.variant = variant
-        self.name = "blazeface" if variant is FULL_RANGE else "blazeface_short"
+        _check_options(min_score, iou_threshold, tile_size, max_faces, near_fallback)
+        self.variant = variant = VARIANTS[variant] if isinstance(variant, str) else variant
+        self.name = variant.model
         self.min_score = variant.min_score if min_score is None else min_score
         self.iou_threshold = iou_threshold
         self.tile_size = tile_size
@@ -145,6 +148,31 @@ def _shrink(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     if rgb.shape[1] > 4 * width:
         rgb = cv2.resize(rgb, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
     return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _check_options(min_score, iou_threshold, tile_size, max_faces, near_fallback) -> None:
+    """Refuse bad options here, as BadInputError, before they reach OpenCV (a negative tile
+    size is an assertion failure deep inside cv2.resize)."""
+    from ..errors import BadInputError
+
+    def number(value) -> bool:
+        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+            and bool(np.isfinite(value))
+
+    def whole(value) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+    if min_score is not None and not (number(min_score) and 0.0 <= min_score <= 1.0):
+        raise BadInputError(f"min_score must be a number in [0, 1], not {min_score!r}")
+    if not (number(iou_threshold) and 0.0 < iou_threshold <= 1.0):
+        raise BadInputError(f"iou_threshold must be a number in (0, 1], not {iou_threshold!r}")
+    if tile_size is not None and not (whole(tile_size) and (tile_size == 0 or MIN_TILE <= tile_size <= MAX_TILE)):
+        raise BadInputError(f"tile_size must be a whole number of pixels from {MIN_TILE} to {MAX_TILE} "
+                            f"(0 or None: no tiles), not {tile_size!r}")
+    if not (whole(max_faces) and max_faces >= 1):
+        raise BadInputError(f"max_faces must be a whole number ≥ 1, not {max_faces!r}")
+    if not isinstance(near_fallback, (bool, np.bool_)):
+        raise BadInputError(f"near_fallback must be True or False, not {near_fallback!r}")
 
 
 def _tiles(rgb: np.ndarray, tile: int):

@@ -2,7 +2,7 @@
 
 - ``haar``: OpenCV's Viola-Jones frontal cascade (seed 001).
 - ``hog``: dlib's HOG + linear SVM frontal detector (seed 002; what face_recognition uses).
-Neither gives keypoints, so dlib's 5-point predictor adds eyes and nose base for alignment.
+Neither gives keypoints, so dlib's 5-point predictor (landmarks5) adds eyes and nose base for alignment.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class HaarDetector:
     name = "haar"
 
     def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 24) -> None:
-        self._cascade = cv2.CascadeClassifier(str(model_path("haar_frontalface")))
+        self._cascade = cv2.CascadeClassifier(str(model_path("haar")))
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
         self.min_size = min_size

@@ -1,34 +1,25 @@
-"""Embedding backends behind one interface: ``get_embedder(name)``."""
+"""Embedding backends behind one interface: ``get_embedder(name)``.
+
+- ``mobilefacenet`` (default): 192-d, flip test-time augmentation in the model's batch of 2.
+- ``mobilefacenet_noflip``: the same network, two different faces per call (crowded frames).
+- ``dlib``: dlib's ResNet-29, 128-d, on dlib's own chips (weights via ``facelens models fetch``).
+- ``fused``: both scores in one vector, weighted by the verification calibration.
+
+The names and their classes live in ``facelens.models.registry`` (``BUILDERS["embedder"]``).
+"""
 
 from __future__ import annotations
 
-import functools
-
-from ..errors import BadInputError
+from ..constants import DEFAULT_MODEL
+from ..models.registry import build_model, names
 from .base import Embedder, l2_normalise
 
-EMBEDDERS = ("mobilefacenet", "mobilefacenet_noflip", "dlib", "fused")
+EMBEDDERS = names("embedder")
 
 
-@functools.lru_cache(maxsize=None)
-def get_embedder(name: str) -> Embedder:
-    if name == "mobilefacenet":
-        from .mobilefacenet import MobileFaceNet
-
-        return MobileFaceNet()
-    if name == "mobilefacenet_noflip":
-        from .mobilefacenet import MobileFaceNetNoFlip
-
-        return MobileFaceNetNoFlip()
-    if name == "dlib":
-        from .dlib_resnet import DlibResNet
-
-        return DlibResNet()
-    if name == "fused":
-        from .fusion import Fused
-
-        return Fused()
-    raise BadInputError(f"unknown embedding model {name!r}; choose one of {', '.join(EMBEDDERS)}")
+def get_embedder(name: str = DEFAULT_MODEL) -> Embedder:
+    """The named embedder, built once per process."""
+    return build_model("embedder", name)
 
 
 __all__ = ["EMBEDDERS", "Embedder", "get_embedder", "l2_normalise"]

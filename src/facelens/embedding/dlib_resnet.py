@@ -10,47 +10,26 @@ import threading
 
 import numpy as np
 
+from ..detection.landmarks5 import dlib_module, five_point_shape, shape_predictor
 from ..models.registry import model_path
 from ..types import Face
 from .base import l2_normalise
 
-_lock = threading.RLock()
-_loaded: dict[str, object] = {}
-
-
-def _load(key: str, factory):
-    with _lock:
-        if key not in _loaded:
-            _loaded[key] = factory()
-        return _loaded[key]
-
-
-def _dlib():
-    import dlib  # imported lazily: dlib-bin pulls in pkg_resources at import time
-
-    return dlib
-
-
-def shape_predictor():
-    """dlib's 5-point predictor (bundled); needs no fetched weights."""
-    return _load("shape", lambda: _dlib().shape_predictor(str(model_path("dlib_shape_predictor_5"))))
+_lock = threading.Lock()  # one dlib net per process; its forward pass is not re-entrant
+_network = None
 
 
 def _net():
-    return _load("net", lambda: _dlib().face_recognition_model_v1(str(model_path("dlib_resnet"))))
+    global _network
+    with _lock:
+        if _network is None:
+            _network = dlib_module().face_recognition_model_v1(str(model_path("dlib")))
+        return _network
 
 
 def _dlib_models():
-    return _dlib(), shape_predictor(), _net()
-
-
-def dlib_rectangle(face: Face):
-    x1, y1, x2, y2 = (int(round(v)) for v in face.box)
-    return _dlib().rectangle(x1, y1, x2, y2)
-
-
-def five_point_shape(rgb: np.ndarray, face: Face):
-    return shape_predictor()(rgb, dlib_rectangle(face))
+    """dlib, the 5-point predictor and the network, loading each on first use."""
+    return dlib_module(), shape_predictor(), _net()
 
 
 class DlibResNet:
@@ -60,7 +39,7 @@ class DlibResNet:
 
     def __init__(self, jitter: int = 0) -> None:
         self.jitter = jitter
-        _dlib_models()
+        _dlib_models()  # fail here, with the fetch hint, rather than on the first face
 
     def embed(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         if not faces:
@@ -68,6 +47,6 @@ class DlibResNet:
         dlib, _, net = _dlib_models()
         chips = [dlib.get_face_chip(rgb, five_point_shape(rgb, face), size=150, padding=0.25)
                  for face in faces]
-        with _lock:  # one dlib net per process; its forward pass is not re-entrant
+        with _lock:
             descriptors = net.compute_face_descriptor(chips, self.jitter)
         return l2_normalise(np.array([np.array(d) for d in descriptors], dtype=np.float32))

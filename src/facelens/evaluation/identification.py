@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
-import typer
 
+from ..constants import DEFAULT_DETECTOR, DEFAULT_MODEL, IMAGE_SUFFIXES
 from ..errors import BadInputError
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass
@@ -76,8 +72,8 @@ def rates(threshold: float, mated_correct: np.ndarray, mated_best: np.ndarray, n
     }
 
 
-def run(images_dir: Path, model: str = "mobilefacenet", enrol: int = 1, scoring: str = "max",
-        fpir: float = 0.01, cache: Path | None = None, detector: str = "blazeface", progress=None) -> dict:
+def run(images_dir: Path, model: str = DEFAULT_MODEL, enrol: int = 1, scoring: str = "max",
+        fpir: float = 0.01, cache: Path | None = None, detector: str = DEFAULT_DETECTOR, progress=None) -> dict:
     from ..gallery import EnrolRecord, Gallery, Template
     from ..gallery.crypto import generate_key
     from . import verification as ev
@@ -132,9 +128,9 @@ def run(images_dir: Path, model: str = "mobilefacenet", enrol: int = 1, scoring:
 
 
 def write_calibration(report: dict, command: str) -> Path:
-    from ..gallery.identify import calibration, calibration_path
+    from ..match.thresholds import IDENTIFICATION_FILE as path
+    from ..match.thresholds import clear_cache
 
-    path = calibration_path()
     data = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("about", (
         "Open-set identification thresholds: cosine similarity at which FPIR (unknown people matched "
@@ -156,45 +152,6 @@ def write_calibration(report: dict, command: str) -> Path:
         "command": command,
     }
     path.write_text(json.dumps(data, indent=2) + "\n")
-    calibration.cache_clear()
+    clear_cache()
     return path
 
-
-def evaluate_command(
-    lfw: Path = typer.Option(..., "--lfw", help="Folder of NAME/NAME_0001.jpg images (LFW layout)."),
-    model: str = typer.Option("mobilefacenet", help="Embedding model."),
-    enrol: int = typer.Option(1, help="Images enrolled per person (the rest are probes)."),
-    scoring: str = typer.Option("max", help="Identity score over templates: max or mean."),
-    fpir: float = typer.Option(0.01, help="Target false-positive identification rate."),
-    cache: Optional[Path] = typer.Option(None, help="Embedding cache .npz (same format as `facelens eval verification`)."),
-    calibrate: bool = typer.Option(False, help="Write the threshold into calibration/identification.json."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-) -> None:
-    """Open-set identification on LFW: FNIR at FPIR = 1 % (fixed enrol/probe rule, held-out threshold)."""
-    if not lfw.is_dir():
-        raise BadInputError(f"{lfw}: not a folder")
-    if scoring not in ("max", "mean"):
-        raise BadInputError("scoring must be max or mean")
-
-    def progress(done: int, total: int) -> None:
-        if done % 500 == 0 or done == total:
-            print(f"embedded {done}/{total}", file=sys.stderr)
-
-    report = run(lfw, model, enrol, scoring, fpir, cache, progress=progress)
-    if calibrate:
-        args = sys.argv[3:]
-        for flag in ("--cache",):  # a local cache path says nothing about how the number was made
-            while flag in args:
-                at = args.index(flag)
-                del args[at:at + 2]
-        command = " ".join(["facelens gallery evaluate", *args])
-        report["calibration_file"] = str(write_calibration(report, command))
-    if as_json:
-        print(json.dumps(report))
-        return
-    held = report["held_out"]
-    print(f"{model} ({scoring}, {enrol} enrolled/person): {report['gallery_identities']} identities, "
-          f"{report['mated_probes']} mated + {report['nonmated_probes']} unknown probes")
-    print(f"  rank-1 {report['rank1_accuracy']:.4f}; FNIR {held['fnir']:.4f} at FPIR {held['fpir']:.4f} "
-          f"(target {fpir}, threshold chosen on the other half of the unknowns)")
-    print(f"  all unknowns: threshold {report['all_unknowns']['threshold']:.4f} → FNIR {report['all_unknowns']['fnir']:.4f}")

@@ -1,11 +1,15 @@
-"""LFW-style verification evaluation (View 2 protocol) and threshold calibration.
+"""LFW-style verification evaluation (View 2 protocol), fused-score fitting and calibration.
 
 Protocol: the pairs file holds 10 folds of matched + mismatched pairs. For each fold the
 threshold that maximises accuracy on the other nine folds is applied to it; we report mean ±
 std accuracy over the folds, ROC AUC, TAR at FAR 1e-2 / 1e-3 over all pairs, and thresholds at
-those FARs (the calibration ``verify`` uses). Each image's face is the detected face nearest the
+those FARs (the calibration ``verify`` uses). Images go through ``facelens.pipeline`` (detect →
+align → embed), as every other verb does; each image's face is the detected face nearest the
 image centre (LFW centres the person of interest); images with no detection fall back to the
 central region and are counted.
+
+``evaluate_verification`` runs the whole evaluation (``facelens eval verification``);
+``write_calibration`` writes its thresholds and fusion weight where ``verify`` reads them.
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
+from ..constants import DEFAULT_DETECTOR
 from ..errors import BadInputError
 from ..imageio import load_image
+from ..types import Face
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -67,12 +76,28 @@ class EmbeddingSet:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def embed_images(images_dir: Path, names: list[str], models: list[str], detector: str = "blazeface",
-                 cache: Path | None = None, progress=None) -> EmbeddingSet:
-    """Embeddings of every named image for each base model, reusing a cache file if given."""
+def central_face(rgb: np.ndarray, detector: str = DEFAULT_DETECTOR) -> tuple[Face, bool]:
+    """(aligned face nearest the image centre, whether it is the no-detection fallback).
+
+    The fallback is the central half of the image taken as one face, in image coordinates."""
     from ..alignment import align_face, whole_image_face
-    from ..detection import get_detector
-    from ..embedding import get_embedder
+    from ..detection.base import nearest_to_centre
+    from ..pipeline import detect_rgb
+
+    faces = detect_rgb(rgb, detector, keep_crop=True)
+    if faces:
+        return nearest_to_centre(faces, rgb.shape), False
+    h, w = rgb.shape[:2]
+    inner = whole_image_face(rgb[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4])
+    face = inner.replace(box=(w / 4, h / 4, 3 * w / 4, 3 * h / 4),
+                         keypoints={k: (x + w / 4, y + h / 4) for k, (x, y) in inner.keypoints.items()})
+    return align_face(rgb, face), True
+
+
+def embed_images(images_dir: Path, names: list[str], models: list[str], detector: str = DEFAULT_DETECTOR,
+                 cache: Path | None = None, progress: Optional[Progress] = None) -> EmbeddingSet:
+    """Embeddings of every named image for each model, reusing a cache file if given."""
+    from ..pipeline import embed_faces
 
     cached: dict[str, np.ndarray] = {}
     fallbacks = 0
@@ -82,29 +107,17 @@ def embed_images(images_dir: Path, names: list[str], models: list[str], detector
             cached = {k: data[k] for k in data.files if k not in ("names", "fallbacks")}
             fallbacks = int(data["fallbacks"])
     todo = [m for m in models if m not in cached]
-    if todo:
-        fallbacks = 0
     seconds = {m: 0.0 for m in todo}
     if todo:
-        finder = get_detector(detector)
+        fallbacks = 0
         rows: dict[str, list[np.ndarray]] = {m: [] for m in todo}
         for index, name in enumerate(names):
             rgb = load_image(images_dir / name, channels="rgb")
-            faces = finder.detect(rgb)
-            if faces:
-                cx, cy = rgb.shape[1] / 2, rgb.shape[0] / 2
-                face = min(faces, key=lambda f: (f.center[0] - cx) ** 2 + (f.center[1] - cy) ** 2)
-            else:
-                fallbacks += 1
-                h, w = rgb.shape[:2]
-                inner = rgb[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4]
-                face = whole_image_face(inner)
-                face = face.replace(box=(w / 4, h / 4, 3 * w / 4, 3 * h / 4),
-                                    keypoints={k: (x + w / 4, y + h / 4) for k, (x, y) in face.keypoints.items()})
-            face = align_face(rgb, face)
+            face, fallback = central_face(rgb, detector)
+            fallbacks += fallback
             for model in todo:
                 start = time.perf_counter()
-                rows[model].append(get_embedder(model).embed(rgb, [face])[0])
+                rows[model].append(embed_faces(rgb, [face], model)[0].embedding)
                 seconds[model] += time.perf_counter() - start
             if progress:
                 progress(index + 1, len(names))
@@ -287,3 +300,82 @@ def calibration_record(reports: dict[str, VerificationReport], fusion_weight: fl
 def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def fused_report(pairs: list[Pair], first: np.ndarray, second: np.ndarray
+                 ) -> tuple[np.ndarray, VerificationReport, float, list[float]]:
+    """The fused model's scores and report, its shipped weight (fitted on all pairs) and the
+    weight chosen inside each fold (the report's accuracy is the nested, honest one)."""
+    weight = fusion_weight_from(pairs, first, second)
+    nested, fold_weights = fused_fold_accuracies(pairs, first, second)
+    scores = fuse_scores(first, second, weight)
+    return scores, evaluate(pairs, scores, "fused", accuracies=nested), weight, fold_weights
+
+
+def write_calibration(reports: dict[str, VerificationReport], fusion_weight: float, data: str,
+                      command: str, path: Path | None = None) -> Path:
+    """Write the thresholds and fusion weight ``verify`` uses (by default into the package's
+    calibration/verification.json) and make this process read the new file; returns the path."""
+    from ..match import thresholds
+
+    path = path or thresholds.VERIFICATION_FILE
+    write_json(path, calibration_record(reports, fusion_weight, data, command))
+    thresholds.clear_cache()
+    return path
+
+
+@dataclass
+class VerificationRun:
+    summary: dict  # what report.json and `--json` hold
+    reports: dict[str, VerificationReport]  # per chosen model, in the order asked
+    calibration_file: Path | None = None
+
+
+def evaluate_verification(pairs_file: Path, images_dir: Path, model: str = "all",
+                          detector: str = DEFAULT_DETECTOR, out: Path = Path("runs/eval-verification"),
+                          calibrate: bool = False, command: str = "",
+                          progress: Optional[Progress] = None) -> VerificationRun:
+    """``facelens eval verification``: embed every image of the pairs (cached in ``out``), score
+    each model (``model``: one embedding model or "all"), write report.json and roc.png into
+    ``out``; ``calibrate`` (needs "all": the fused weight depends on both backends) also writes
+    the calibration file."""
+    from ..embedding import EMBEDDERS
+    from ..embedding.fusion import PARTS
+
+    if not Path(images_dir).is_dir():
+        raise BadInputError(f"{images_dir}: not a folder of images")
+    chosen = list(EMBEDDERS) if model == "all" else [model]
+    if any(m not in EMBEDDERS for m in chosen):
+        raise BadInputError(f"unknown model {model!r}: {', '.join(EMBEDDERS)} or all")
+    if calibrate and len(chosen) < len(EMBEDDERS):
+        raise BadInputError("--calibrate needs --model all (the fused weight depends on both backends)")
+    pairs = parse_pairs(pairs_file)
+    names = sorted({p.first for p in pairs} | {p.second for p in pairs})
+    missing = [n for n in names if not (images_dir / n).is_file()]
+    if missing:
+        raise BadInputError(f"{len(missing)} images of the pairs file are missing under {images_dir}, e.g. {missing[0]}")
+    base_models = sorted(set(chosen) - {"fused"} | (set(PARTS) if "fused" in chosen else set()))
+    embeddings = embed_images(images_dir, names, base_models, detector,
+                              cache=out / f"embeddings-{detector}.npz", progress=progress)
+    scores = {m: pair_scores(pairs, embeddings, m) for m in base_models}
+    reports = {m: evaluate(pairs, scores[m], m) for m in base_models}
+    weight, fold_weights = None, None
+    if "fused" in chosen:
+        scores["fused"], reports["fused"], weight, fold_weights = fused_report(
+            pairs, scores[PARTS[0]], scores[PARTS[1]])
+    reports = {m: reports[m] for m in chosen}
+    labels = np.array([p.same for p in pairs])
+    plot_roc({m: (labels, scores[m]) for m in chosen}, out / "roc.png",
+             f"{Path(pairs_file).name}: {len(pairs)} pairs")
+    summary = {
+        "pairs": len(pairs), "images": len(names), "detector": detector,
+        "no_face_fallbacks": embeddings.fallbacks, "fusion_weight": weight,
+        "fusion_weight_per_fold": fold_weights,
+        "ms_per_image": {m: round(1000 * s / len(names), 2) for m, s in embeddings.seconds.items()},
+        "reports": {m: r.to_dict() for m, r in reports.items()}, "roc_png": str(out / "roc.png"),
+    }
+    write_json(out / "report.json", summary)
+    calibration_file = None
+    if calibrate:
+        calibration_file = write_calibration(reports, weight, f"{pairs_file} with images {images_dir}", command)
+    return VerificationRun(summary, reports, calibration_file)

@@ -1,36 +1,68 @@
-"""Append-only, hash-chained audit log kept in the gallery database.
+"""Append-only, hash-chained audit log kept in the gallery database, sealed with a keyed MAC.
 
-Each entry stores ``prev_hash`` (the previous entry's hash) and its own ``hash`` =
-HMAC-SHA256(audit key, prev_hash | seq | at | event | subject | details). The audit key is
-derived from the gallery encryption key (HKDF), so somebody with write access to the database
-but without the key cannot re-compute a consistent chain after editing it. The newest
-(seq, hash) is also kept, sealed with the same key, in the meta table: that catches the one
-change a chain alone cannot, cutting entries off the end.
+Keys: both come from the gallery's template key by HKDF (crypto.Cipher), so the audit needs no
+key file of its own and no key ever sits in the database. One key makes the chain and the seal
+(HMAC-SHA256), the other the pseudonyms (keyed BLAKE2b-128 of personal values).
 
-``verify()`` walks the whole chain and reports every edited, inserted, reordered or removed
-entry it can see. Other subsystems (access control) append through the same object:
-``gallery.audit.append("door.open", "alice", {"door": "A"})``.
+Chain (format 2): each entry stores ``prev_hash`` and its own ``hash`` =
+HMAC(prev_hash | seq | at | event | c(subject) | c(details)), where c() replaces every string
+— the subject and each string value inside details — by its pseudonym. The chain therefore
+covers *keyed hashes* of names, never the names, and erasure can swap a name for
+``pseudonym:<hex>`` in place without breaking it (see ``pseudonymise``).
+
+Seal: the meta row ``audit_head`` holds the log's length (``seq`` of the last entry; entries are
+numbered 1..seq without gaps) and its head hash, MAC'ed together with the gallery id. Each
+append updates it in the same transaction. An attacker who can write the database but has no
+key cannot produce a seal, so ``verify`` notices:
+  - an edited, inserted, reordered or removed entry (chain),
+  - entries cut off the end, or the whole log emptied (length and head against the seal),
+  - an emptied log whose seal was deleted too, while the gallery holds identities or templates,
+  - a seal copied from another gallery (it is bound to the gallery id).
+A writer that finds the seal missing or altered records that in every later seal
+(``broken``), so appending new entries never hides earlier tampering.
+
+Not detectable from inside the database: a gallery reset to entirely empty (no identities,
+no log, no seal) looks like a new one, and a full rollback of the database file to an older
+copy looks like that older copy.
+
+Upgrade of an existing gallery (format 1: the chain covered the names themselves): on the
+first open with the key, if the old chain and its old seal verify, every entry is re-chained
+in format 2 in one transaction; if they do not, nothing is rewritten (that would launder the
+tampering) and ``verify`` keeps reporting it, while new entries are written in format 2.
+A gallery whose log never had an entry gets its first seal on that open.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
+from ..errors import BadInputError, StorageError
 from .crypto import Cipher
-from .store import AuditRow, Store, sql_now_text
+from .store import AuditRow, IdentityRow, Store, TemplateRow, UnknownRow, sql_now_text
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
+FORMAT = 2
+PSEUDONYM_PREFIX = "pseudonym:"
+_PSEUDONYM = re.compile(r"pseudonym:[0-9a-f]{32}")
+PERSONAL_KEYS = frozenset({"claim", "identity", "face_image", "source", "sources", "name", "names"})
+"""Details fields that describe the subject of an entry: pseudonymised too when that subject is
+erased (values equal to the erased name are pseudonymised wherever they appear)."""
 
 
 def canonical(details: dict[str, Any]) -> str:
     return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def is_pseudonym(value: Any) -> bool:
+    return isinstance(value, str) and _PSEUDONYM.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -69,17 +101,172 @@ class AuditReport:
         }
 
 
+@dataclass(frozen=True)
+class _Head:
+    """The sealed head as stored. ``v2_from``: first seq written in format 2 (older entries
+    are format 1). ``broken``: tampering a writer found earlier, or None."""
+
+    seq: int
+    hash: str
+    format: int = FORMAT
+    v2_from: int = 1
+    broken: str | None = None
+    seal: str = ""
+
+
 class AuditLog:
     def __init__(self, store: Store, cipher: Cipher):
         self._store = store
         self._cipher = cipher
+        self._known: dict[str, str] = {}  # string → keyed hash, for strings that repeat
+        with store.read() as session:
+            self._gallery_id = store.get_meta(session, "gallery_id") or ""
+            head = self._parse_head(store.get_meta(session, HEAD_KEY))
+        if head is None or head.format != FORMAT:
+            self._upgrade()
+
+    # ------------------------------------------------------------------ keyed hashes
+
+    def pseudonym_of(self, value: str) -> str:
+        """What erasure writes in place of ``value``: ``pseudonym:<keyed hash>``."""
+        return value if is_pseudonym(value) else PSEUDONYM_PREFIX + self._hash_of(value)
+
+    def _hash_of(self, value: str) -> str:
+        known = self._known.get(value)
+        if known is None:
+            if len(self._known) >= 4096:  # bounded: model names and doors repeat, names mostly do not
+                self._known.clear()
+            known = self._known[value] = (value[len(PSEUDONYM_PREFIX):] if is_pseudonym(value)
+                                          else self._cipher.pseudonym(value))
+        return known
+
+    def _commit(self, value: Any) -> Any:
+        """The value as the chain sees it: every string replaced by its keyed hash."""
+        if isinstance(value, str):
+            return self._hash_of(value)
+        if isinstance(value, list):
+            return [self._commit(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self._commit(item) for key, item in value.items()}
+        return value
 
     def _entry_hash(self, prev: str, seq: int, at: str, event: str, subject: str | None, details: str) -> str:
-        payload = "\x1f".join((prev, str(seq), at, event, subject if subject is not None else "\x00", details))
-        return self._cipher.mac(payload.encode("utf-8"))
+        subject_part = "\x00" if subject is None else self._commit(subject)
+        details_part = canonical(self._commit(json.loads(details)))
+        payload = "\x1f".join(("v2", prev, str(seq), at, event, subject_part, details_part))
+        return self._cipher.mac(payload.encode("utf-8", "surrogatepass"))
 
-    def _head_seal(self, seq: int, digest: str) -> str:
-        return self._cipher.mac(f"head\x1f{seq}\x1f{digest}".encode())
+    def _entry_hash_v1(self, prev: str, seq: int, at: str, event: str, subject: str | None, details: str) -> str:
+        payload = "\x1f".join((prev, str(seq), at, event, subject if subject is not None else "\x00", details))
+        return self._cipher.mac(payload.encode("utf-8", "surrogatepass"))
+
+    def _row_hash_ok(self, row: AuditRow, v2_from: int) -> bool:
+        args = (row.prev_hash, row.seq, row.at, row.event, row.subject, row.details)
+        try:
+            if self._entry_hash(*args) == row.hash:
+                return True
+        except ValueError:  # details that are not JSON: edited
+            return False
+        return row.seq < v2_from and self._entry_hash_v1(*args) == row.hash
+
+    # ------------------------------------------------------------------ the sealed head
+
+    def _seal_of(self, head: _Head) -> str:
+        return self._cipher.mac(
+            f"head-v2\x1f{self._gallery_id}\x1f{head.seq}\x1f{head.hash}\x1f{head.v2_from}\x1f{head.broken or ''}".encode()
+        )
+
+    def _seal_ok(self, head: _Head) -> bool:
+        if head.format == FORMAT:
+            return head.seal == self._seal_of(head)
+        return head.seal == self._cipher.mac(f"head\x1f{head.seq}\x1f{head.hash}".encode())  # format 1
+
+    @staticmethod
+    def _parse_head(head_text: str | None) -> _Head | None:
+        if not head_text:
+            return None
+        try:
+            raw = json.loads(head_text)
+            return _Head(seq=int(raw["seq"]), hash=str(raw["hash"]), format=int(raw.get("format", 1)),
+                         v2_from=int(raw.get("v2_from", 1 if raw.get("format") == FORMAT else 1 << 62)),
+                         broken=raw.get("broken"), seal=str(raw.get("seal", "")))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return _Head(seq=-1, hash="", format=-1, seal="")  # unreadable: its seal cannot match
+
+    def _write_head(self, session: Session, seq: int, digest: str, v2_from: int, broken: str | None) -> None:
+        head = _Head(seq, digest, FORMAT, v2_from, broken)
+        body = {"format": FORMAT, "seq": seq, "hash": digest, "v2_from": v2_from, "broken": broken,
+                "seal": self._seal_of(head)}
+        self._store.set_meta(session, HEAD_KEY, json.dumps(body))
+
+    @staticmethod
+    def _gallery_holdings(session: Session) -> dict[str, int]:
+        counts = {}
+        for label, table in (("identities", IdentityRow), ("templates", TemplateRow), ("unknown faces", UnknownRow)):
+            counts[label] = session.scalar(select(func.count()).select_from(table)) or 0
+        return {label: n for label, n in counts.items() if n}
+
+    @staticmethod
+    def _last_row(session: Session) -> tuple[int, str] | None:
+        row = session.execute(select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)).first()
+        return (int(row.seq), row.hash) if row else None
+
+    def _upgrade(self) -> None:
+        """Seal a log that has none yet, or re-chain an intact format-1 log (module docstring).
+        A read-only database is left as it is: verify reads both formats."""
+        try:
+            with self._store.write() as session:
+                head = self._parse_head(self._store.get_meta(session, HEAD_KEY, lock=True))
+                if head is not None and head.format == FORMAT:
+                    return  # another process did it meanwhile
+                if head is None:
+                    if self._last_row(session) is None and not self._gallery_holdings(session):
+                        self._write_head(session, 0, GENESIS, 1, None)  # a new (or never used) log
+                    return  # entries or data without a seal: verify reports it, append records it
+                if head.format == 1 and self._seal_ok(head):
+                    self._rechain_v1(session, head)
+        except StorageError:
+            return
+
+    def _rechain_v1(self, session: Session, head: _Head) -> None:
+        expected, prev = 1, GENESIS
+        for row in self._rows(session):
+            intact = (row.seq == expected and row.prev_hash == prev
+                      and self._entry_hash_v1(row.prev_hash, row.seq, row.at, row.event, row.subject, row.details) == row.hash)
+            if not intact:
+                return  # a broken format-1 log stays as it is, so verify can still show where
+            expected, prev = row.seq + 1, row.hash
+        if (head.seq, head.hash) != (expected - 1, prev):
+            return
+        updates, prev = [], GENESIS
+        for row in self._rows(session):
+            digest = self._entry_hash(prev, row.seq, row.at, row.event, row.subject, row.details)
+            updates.append({"seq": row.seq, "prev": prev, "hash": digest})
+            prev = digest
+        for start in range(0, len(updates), 5000):
+            session.execute(text("UPDATE audit_log SET prev_hash = :prev, hash = :hash WHERE seq = :seq"),
+                            updates[start:start + 5000])
+        self._write_head(session, head.seq, prev, 1, None)
+
+    def _continue_from(self, session: Session) -> tuple[int, str, int, str | None]:
+        """(seq, hash, v2_from, broken) the next entry builds on. A missing or altered seal is
+        tampering: the next seal says so for good (``broken``), and the chain continues from
+        the last entry actually present."""
+        head = self._parse_head(self._store.get_meta(session, HEAD_KEY, lock=True))  # orders concurrent writers
+        if head is not None and self._seal_ok(head):
+            v2_from = head.v2_from if head.format == FORMAT else head.seq + 1
+            return head.seq, head.hash, v2_from, head.broken
+        last = self._last_row(session)
+        seq, prev = last if last else (0, GENESIS)
+        if head is None:
+            if last is None and not self._gallery_holdings(session):
+                return 0, GENESIS, 1, None
+            broken = f"before entry {seq + 1} was written the log's seal was missing (log emptied or seal deleted)"
+        else:
+            broken = f"before entry {seq + 1} was written the log's seal had been altered"
+        return seq, prev, seq + 1, broken
+
+    # ------------------------------------------------------------------ writing
 
     def append(
         self,
@@ -90,53 +277,86 @@ class AuditLog:
         session: Session | None = None,
     ) -> AuditEntry:
         """Add one entry. Pass ``session`` to make it part of the caller's transaction."""
-        if not event or not isinstance(event, str):
-            raise ValueError("audit event must be a non-empty string")
         if session is None:
             with self._store.write() as own:
-                return self._append(own, event, subject, details or {})
-        return self._append(session, event, subject, details or {})
-
-    def _append(self, session: Session, event: str, subject: str | None, details: dict[str, Any]) -> AuditEntry:
-        return self.append_many([(event, subject, details)], session=session)[0]
+                return self.append_many([(event, subject, details or {})], session=own)[0]
+        return self.append_many([(event, subject, details or {})], session=session)[0]
 
     def append_many(self, items: list[tuple[str, str | None, dict[str, Any]]], *,
                     session: Session) -> list[AuditEntry]:
-        """Several entries in the caller's transaction (bulk enrolment: one head update)."""
-        head_text = self._store.get_meta(session, HEAD_KEY, lock=True)  # orders concurrent writers
-        if head_text:
-            head = json.loads(head_text)
-            seq, prev = int(head["seq"]), head["hash"]
-        else:
-            seq, prev = 0, GENESIS
+        """Several entries in the caller's transaction (bulk enrolment: one seal update)."""
+        for event, subject, details in items:
+            if not event or not isinstance(event, str):
+                raise BadInputError("audit event must be a non-empty string")
+            if subject is not None and not isinstance(subject, str):
+                raise BadInputError(f"audit subject must be a string or None, not {type(subject).__name__}")
+            if details is not None and not isinstance(details, dict):
+                raise BadInputError(f"audit details must be a dict, not {type(details).__name__}")
+        if not items:
+            return []
+        seq, prev, v2_from, broken = self._continue_from(session)
         at = sql_now_text()
         rows, made = [], []
         for event, subject, details in items:
-            if not event or not isinstance(event, str):
-                raise ValueError("audit event must be a non-empty string")
             seq += 1
             body = canonical(details or {})
             digest = self._entry_hash(prev, seq, at, event, subject, body)
             rows.append((seq, at, event, subject, body, prev, digest))
             made.append(AuditEntry(seq, at, event, subject, dict(details or {}), digest))
             prev = digest
-        if rows:
-            self._store.bulk_insert(session, "audit_log",
-                                    ["seq", "at", "event", "subject", "details", "prev_hash", "hash"], rows)
-            self._store.set_meta(
-                session, HEAD_KEY, json.dumps({"seq": seq, "hash": prev, "seal": self._head_seal(seq, prev)})
-            )
+        self._store.bulk_insert(session, "audit_log",
+                                ["seq", "at", "event", "subject", "details", "prev_hash", "hash"], rows)
+        self._write_head(session, seq, prev, v2_from, broken)
         return made
 
+    def pseudonymise(self, name: str, *, session: Session) -> int:
+        """Erasure: replace ``name`` by its pseudonym in every entry, in the caller's transaction.
+
+        In entries about ``name`` the subject and the PERSONAL_KEYS fields of details (claim,
+        sources, face image …) become pseudonyms; elsewhere, values equal to ``name`` (e.g. in an
+        identification's matches) do. The chain covers pseudonyms, so it still verifies.
+        Returns the number of entries rewritten."""
+        needle = json.dumps(name, ensure_ascii=False)  # how the name appears inside stored details
+        query = select(AuditRow).where(or_(AuditRow.subject == name,
+                                           AuditRow.details.contains(needle, autoescape=True)))
+        changed = 0
+        for row in session.scalars(query):
+            about = row.subject == name
+            try:
+                details = self._redacted(json.loads(row.details), name, about, None)
+            except ValueError:
+                details = None  # not JSON (edited): left for verify to report
+            new_details = canonical(details) if details is not None else row.details
+            new_subject = self.pseudonym_of(name) if about else row.subject
+            if (new_subject, new_details) != (row.subject, row.details):
+                row.subject, row.details = new_subject, new_details
+                changed += 1
+        session.flush()
+        return changed
+
+    def _redacted(self, value: Any, name: str, about: bool, key: str | None) -> Any:
+        if isinstance(value, str):
+            personal = about and key in PERSONAL_KEYS
+            return self.pseudonym_of(value) if value == name or personal else value
+        if isinstance(value, list):
+            return [self._redacted(item, name, about, key) for item in value]
+        if isinstance(value, dict):
+            return {k: self._redacted(v, name, about, k) for k, v in value.items()}
+        return value
+
+    # ------------------------------------------------------------------ reading
+
     def entries(self, subject: str | None = None, event: str | None = None) -> list[AuditEntry]:
+        """Entries in order. ``subject``: about this name, including entries written before the
+        name was erased (found by its pseudonym)."""
         with self._store.read() as session:
             query = select(AuditRow).order_by(AuditRow.seq)
             if subject is not None:
-                query = query.where(AuditRow.subject == subject)
+                query = query.where(AuditRow.subject.in_([subject, self.pseudonym_of(subject)]))
             if event is not None:
                 query = query.where(AuditRow.event == event)
             return [
-                AuditEntry(r.seq, r.at, r.event, r.subject, json.loads(r.details), r.hash)
+                AuditEntry(r.seq, r.at, r.event, r.subject, _details(r.details), r.hash)
                 for r in session.scalars(query)
             ]
 
@@ -157,6 +377,7 @@ class AuditLog:
             last = rows[-1].seq
 
     def verify(self) -> AuditReport:
+        """Walk the chain and check it against the seal; every problem found, in order."""
         problems: list[str] = []
         first_bad: int | None = None
 
@@ -169,7 +390,8 @@ class AuditLog:
         count = 0
         prev_hash, expected_seq = GENESIS, 1
         with self._store.read() as session:
-            head_text = self._store.get_meta(session, HEAD_KEY)
+            head = self._parse_head(self._store.get_meta(session, HEAD_KEY))
+            v2_from = head.v2_from if head is not None and self._seal_ok(head) else 1 << 62
             for row in self._rows(session):
                 count += 1
                 if row.seq != expected_seq:
@@ -177,19 +399,33 @@ class AuditLog:
                     bad(row.seq, f"entry {row.seq}: expected seq {expected_seq} (entries {kind})")
                 if row.prev_hash != prev_hash:
                     bad(row.seq, f"entry {row.seq}: chain broken (previous hash does not match: entry removed or inserted before it)")
-                recomputed = self._entry_hash(row.prev_hash, row.seq, row.at, row.event, row.subject, row.details)
-                if recomputed != row.hash:
+                if not self._row_hash_ok(row, v2_from):
                     bad(row.seq, f"entry {row.seq}: content does not match its hash (entry edited or forged)")
                 prev_hash, expected_seq = row.hash, row.seq + 1
-        if head_text:
-            head = json.loads(head_text)
-            if head.get("seal") != self._head_seal(int(head["seq"]), head["hash"]):
-                bad(int(head["seq"]), "the sealed head of the log was altered")
-            elif int(head["seq"]) != expected_seq - 1 or head["hash"] != prev_hash:
-                bad(
-                    int(head["seq"]),
-                    f"log ends at entry {expected_seq - 1} but the sealed head says {head['seq']} (entries removed from or added to the end)",
-                )
-        elif count:
-            bad(1, "log has entries but no sealed head (head removed)")
+            holdings = self._gallery_holdings(session) if head is None or count == 0 else {}
+        last_seq = expected_seq - 1
+        held = ", ".join(f"{n} {label}" for label, n in holdings.items())
+        if head is None:
+            if count or holdings:
+                bad(1, f"the log's seal is missing while the log has {count} entries and the gallery holds "
+                       f"{held or 'no data'} (log emptied or seal deleted)")
+        elif not self._seal_ok(head):
+            bad(max(head.seq, 1), "the log's seal was altered (or copied from another gallery)")
+        else:
+            if head.broken:
+                bad(max(head.seq, 1), f"tampering found earlier: {head.broken}")
+            if head.seq != last_seq or head.hash != prev_hash or head.seq != count:
+                bad(min(last_seq + 1, max(head.seq, 1)),
+                    f"log ends at entry {last_seq} ({count} entries) but the seal says {head.seq} "
+                    "(entries removed from or added to the end)")
+            elif count == 0 and holdings:
+                bad(1, f"the log is empty but the gallery holds {held} (every enrolment is logged)")
         return AuditReport(ok=not problems, entries=count, problems=problems, first_bad_seq=first_bad)
+
+
+def _details(stored: str) -> dict[str, Any]:
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return {"unreadable": stored[:200]}
+    return value if isinstance(value, dict) else {"value": value}

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from sqlalchemy import delete as sql_delete
 
+from ..constants import DEFAULT_MODEL
 from ..errors import BadInputError, NotFoundError
-from .identify import threshold_for
-from .store import UnknownRow
+from ..match import identification_threshold
+from .records import EnrolRecord, Template, model_version
 
 if TYPE_CHECKING:
     from .core import Gallery
@@ -64,12 +64,12 @@ def labels_for(vectors: np.ndarray, method: Method = "dbscan", *, distance: floa
     raise BadInputError(f"unknown clustering method {method!r}; use dbscan, agglomerative or kmeans")
 
 
-def cluster_unknowns(gallery: "Gallery", model: str = "mobilefacenet", method: Method = "dbscan", *,
+def cluster_unknowns(gallery: "Gallery", model: str = DEFAULT_MODEL, method: Method = "dbscan", *,
                      distance: float | None = None, min_size: int = 2, k: int | None = None) -> list[Cluster]:
     """Clusters of the stored unknown faces, largest first; labels are stable for the same data."""
     ids, vectors = gallery.unknowns(model)
     if distance is None:
-        distance = max(0.05, 1.0 - threshold_for(model, "max")[0])
+        distance = max(0.05, 1.0 - identification_threshold(model, "max")[0])
     labels = labels_for(vectors, method, distance=distance, min_size=min_size, k=k)
     clusters = []
     for label in sorted(set(labels.tolist()) - {-1}):
@@ -81,11 +81,9 @@ def cluster_unknowns(gallery: "Gallery", model: str = "mobilefacenet", method: M
     return [Cluster(i, members, cohesion) for i, (members, cohesion) in enumerate(clusters)]
 
 
-def promote(gallery: "Gallery", unknown_ids: list[int], name: str, model: str = "mobilefacenet",
+def promote(gallery: "Gallery", unknown_ids: list[int], name: str, model: str = DEFAULT_MODEL,
             metadata: dict | None = None, consent: Any = None) -> dict[str, Any]:
     """Enrol the given unknown faces as a new identity and remove them from the unknowns."""
-    from .core import EnrolRecord, Template, model_version
-
     all_ids, vectors = gallery.unknowns(model)
     wanted = np.isin(all_ids, np.asarray(unknown_ids, dtype=np.int64))
     if not unknown_ids or wanted.sum() != len(set(unknown_ids)):
@@ -94,7 +92,5 @@ def promote(gallery: "Gallery", unknown_ids: list[int], name: str, model: str = 
     templates = [Template(vector=v, model=model, model_version=version, source=f"unknown:{i}")
                  for i, v in zip(all_ids[wanted].tolist(), vectors[wanted])]
     result = gallery.enrol_records([EnrolRecord(name, templates, dict(metadata or {}, promoted_from="cluster"), consent)])[0]
-    with gallery.store.write() as session:
-        session.execute(sql_delete(UnknownRow).where(UnknownRow.id.in_([int(i) for i in unknown_ids])))
-        gallery.audit.append("cluster.promote", name, {"unknown_faces": len(unknown_ids)}, session=session)
+    gallery.forget_unknowns(unknown_ids, ("cluster.promote", name, {"unknown_faces": len(unknown_ids)}))
     return result

@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -28,11 +29,12 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .. import config
-from ..errors import KeyMaterialError
+from ..errors import BadInputError, KeyMaterialError
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
 DEFAULT_KEY_NAME = "gallery.key"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def default_key_path() -> Path:
@@ -64,9 +66,11 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _write_new_key(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # O_EXCL: two first runs racing must not overwrite each other's key.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # O_EXCL: two first runs racing must not overwrite each other's key (and never follows a
+    # symlink planted at the key's path); 0600 whatever the umask.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
         handle.write(generate_key() + "\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -75,6 +79,39 @@ def _write_new_key(path: Path) -> None:
         "Back it up: without it the stored templates cannot be read.",
         file=sys.stderr,
     )
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by the owner only (0600), atomically.
+
+    For files that hold secrets or decrypted personal data (exports). A symlink or a folder at
+    ``path`` is refused: following a link planted there would write the data where the link
+    points. The bytes go to a fresh 0600 file beside ``path``, then replace it in one rename,
+    so an existing world-readable file is never left holding them."""
+    path = Path(path)
+    if path.is_symlink():
+        raise BadInputError(f"{path}: is a symbolic link; refusing to write personal data through it")
+    if path.is_dir():
+        raise BadInputError(f"{path}: is a directory")
+    folder = path.parent if str(path.parent) else Path(".")
+    temporary = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise BadInputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def load_key(create: bool = False, data_dirs: tuple[Path, ...] = ()) -> bytes:
@@ -115,7 +152,14 @@ class Cipher:
         if len(key) != KEY_BYTES:
             raise KeyMaterialError(f"key must be {KEY_BYTES} bytes, got {len(key)}")
         self._aead = AESGCM(key)
+        # Audit keys are derived from the template key (HKDF, one label each), so the audit
+        # seal needs no key file of its own and never lives in the database.
         self._mac_key = HKDF(SHA256(), 32, salt=None, info=b"facelens-audit-v1").derive(key)
+        self._mac_state = hmac.new(self._mac_key, digestmod=hashlib.sha256)
+        pseudonym_key = HKDF(SHA256(), 32, salt=None, info=b"facelens-audit-pseudonym-v1").derive(key)
+        # keyed BLAKE2b (a keyed hash / PRF in its own right): ~3× cheaper per call than HMAC
+        # here, and every string of every audit entry is hashed once on append and on verify.
+        self._pseudonym_state = hashlib.blake2b(key=pseudonym_key, digest_size=16)
         self.fingerprint = hashlib.sha256(b"facelens-key-id-v1" + key).hexdigest()[:16]
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
@@ -135,4 +179,14 @@ class Cipher:
 
     def mac(self, data: bytes) -> str:
         """Keyed hash (HMAC-SHA256, hex) used to seal the audit chain."""
-        return hmac.new(self._mac_key, data, hashlib.sha256).hexdigest()
+        state = self._mac_state.copy()  # keyed once in __init__, not per call
+        state.update(data)
+        return state.hexdigest()
+
+    def pseudonym(self, text: str) -> str:
+        """Keyed hash of a personal value (keyed BLAKE2b, 128 bits, hex, under its own derived
+        key): stands in for a name in the audit log. Without the key it cannot be linked back
+        to the name; with the key, "is this erased entry about X?" can still be answered."""
+        state = self._pseudonym_state.copy()
+        state.update(text.encode("utf-8", "surrogatepass"))
+        return state.hexdigest()

@@ -1,10 +1,18 @@
-"""Search indexes over one embedding model's templates: exact (numpy) and HNSW (usearch).
+"""In-memory search over one embedding model's templates: exact (numpy) and HNSW (usearch).
 
-Keys are template ids from the database; similarities are cosine (embeddings are
-L2-normalised, so the inner product). ``make_index("auto", n)`` picks exact search below
-``AUTO_HNSW_FROM`` templates and HNSW above; ``"exact"`` / ``"hnsw"`` override it.
-Why usearch rather than faiss-cpu, and where the switch point comes from: docs/gallery.md
-(both measured with bench/bench_gallery.py on this project's 2-core machine).
+Everything a search decision needs lives here, so ``Gallery.search`` touches no database row:
+
+* ``TemplateTable``: template id → (owner identity id, float32 vector), ids kept sorted. Exact
+  search scans it; HNSW results are re-ranked against it, so every similarity a decision sees
+  is an exact float32 inner product, whatever the graph stores.
+* ``HNSWIndex``: a usearch graph over a *quantised* copy of the vectors (int8 by default) that
+  proposes ``rerank`` candidates per probe; the table re-scores them exactly.
+* ``NameTable``: identity id → name, for the identities that own templates here.
+
+Keys are template ids from the database; similarity is cosine (embeddings are L2-normalised,
+so the inner product). ``make_index("auto", n)`` picks exact search below ``AUTO_HNSW_FROM``
+templates and HNSW above; ``"exact"`` / ``"hnsw"`` override it. The defaults come from the
+curves of ``bench/bench_gallery.py`` (docs/gallery.md).
 
 The index is derived data. On disk it is one file per model, encrypted with the gallery key
 (the vectors are as sensitive as the templates) and stamped with the gallery id and the
@@ -16,199 +24,432 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Union
 
 import numpy as np
 
 from ..errors import KeyMaterialError, StorageError
 from .crypto import Cipher
 
-AUTO_HNSW_FROM = 100_000
-"""Exact search is always right and costs ~1.3 ms per 192-d probe at 10k templates, 6.6 ms at
-50k, 11 ms at 100k (single-thread BLAS, `bench/bench_gallery.py --exact-sweep`), ~60–110 ms at
-1M. HNSW trades recall for speed, and on 1M LFW-shaped vectors the trade is steep (docs/gallery.md):
-M=16/ef_add=64 reached recall@1 only 0.63 at ef_search 128; the defaults below (M=32,
-ef_add=128, ef_search=256) reach 0.978 at p50 10.7 ms, 0.996 at ef_search 512 (20 ms). Exact
-search is kept up to 100k, where a few ms more per probe is cheaper than missing anyone."""
-HNSW_DEFAULTS = {"connectivity": 32, "expansion_add": 128, "expansion_search": 256}
-MAGIC = b"FLIDX1\n"
+AUTO_HNSW_FROM = 20_000
+"""Exact search is always right and costs ~1.3 ms per 192-d probe at 10k templates, 3 ms at 20k,
+11 ms at 100k, ~60 ms at 1M (single-thread BLAS, `bench/bench_gallery.py --exact-sweep`).
+HNSW with exact re-ranking answers in well under 1 ms at 100k with recall@1 ≥ 0.99 on
+real-distribution embeddings (docs/gallery.md), so it takes over where exact passes ~3 ms."""
+HNSW_DEFAULTS: dict[str, Any] = {"connectivity": 16, "expansion_add": 128, "expansion_search": 64, "dtype": "i8",
+                                 "rerank": 32}
+"""Graph degree M, build and search beam width, stored scalar type, candidates re-ranked in
+float32. Chosen from the measured recall/latency/RAM curves (docs/gallery.md)."""
+DTYPES = ("i8", "f16", "f32")
+MAGIC = b"FLIDX2\n"
 CHUNK = 64 << 20  # AES-GCM is applied per 64 MiB chunk (one call is limited to 2 GiB)
-
-
-class Index(Protocol):
-    kind: str
-    dim: int
-
-    def __len__(self) -> int: ...
-    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None: ...
-    def remove(self, keys: np.ndarray) -> None: ...
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
-    def get(self, keys: np.ndarray) -> np.ndarray: ...
-    def keys(self) -> np.ndarray: ...
-    def to_bytes(self) -> bytes: ...
+COMPACT_CHUNK = 65536  # rows moved at a time when templates leave the table (bounded scratch memory)
 
 
 def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:
-    matrix = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(-1, dim))
-    return matrix
+    return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(-1, dim))
+
+
+def _raw(array: np.ndarray) -> memoryview:
+    """The bytes of an array without copying it (empty arrays included)."""
+    return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+
+
+def _as_keys(keys: Any) -> np.ndarray:
+    return np.asarray(keys, dtype=np.int64).reshape(-1)
+
+
+class TemplateTable:
+    """Sorted template ids with their owner identity ids and float32 vectors.
+
+    Arrays grow by 25 % steps (appends are the common case: ids only increase), and removal
+    moves the rows after the first removed one down in place, a chunk at a time, so an erasure
+    at 1M templates needs no second copy of the table."""
+
+    def __init__(self, dim: int, capacity: int = 0):
+        self.dim = dim
+        self._n = 0
+        self._keys = np.empty(capacity, np.int64)
+        self._owners = np.empty(capacity, np.int64)
+        self._vectors = np.empty((capacity, dim), np.float32)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self._keys[:self._n]
+
+    @property
+    def owners(self) -> np.ndarray:
+        return self._owners[:self._n]
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._vectors[:self._n]
+
+    @property
+    def nbytes(self) -> int:
+        return self._keys.nbytes + self._owners.nbytes + self._vectors.nbytes
+
+    def reserve(self, total: int) -> None:
+        if total <= len(self._keys):
+            return
+        for name in ("_keys", "_owners", "_vectors"):
+            old = getattr(self, name)
+            grown = np.empty((total, *old.shape[1:]), old.dtype)
+            grown[:self._n] = old[:self._n]
+            setattr(self, name, grown)
+
+    def shrink_to_fit(self) -> None:
+        if len(self._keys) > self._n:
+            self._keys, self._owners = self._keys[:self._n].copy(), self._owners[:self._n].copy()
+            self._vectors = self._vectors[:self._n].copy()
+
+    def add(self, keys: Any, vectors: Any, owners: Any) -> None:
+        keys = _as_keys(keys)
+        if not len(keys):
+            return
+        vectors, owners = _as_matrix(vectors, self.dim), _as_keys(owners)
+        if len(vectors) != len(keys) or len(owners) != len(keys):
+            raise ValueError("keys, vectors and owners must have one row each")
+        order = np.argsort(keys, kind="stable")
+        keys, vectors, owners = keys[order], vectors[order], owners[order]
+        start, end = self._n, self._n + len(keys)
+        if end > len(self._keys):
+            self.reserve(max(end, int(len(self._keys) * 1.25) + 1024))
+        self._keys[start:end], self._owners[start:end], self._vectors[start:end] = keys, owners, vectors
+        self._n = end
+        if start and keys[0] <= self._keys[start - 1]:  # not a pure append: restore the order
+            order = np.argsort(self._keys[:end], kind="stable")
+            for name in ("_keys", "_owners", "_vectors"):
+                array = getattr(self, name)
+                array[:end] = array[:end][order]
+
+    def rows(self, keys: Any) -> np.ndarray:
+        """Row of each key, -1 where the key is not here."""
+        keys = _as_keys(keys)
+        if not self._n:
+            return np.full(len(keys), -1, np.int64)
+        rows = np.minimum(np.searchsorted(self.keys, keys), self._n - 1)
+        return np.where(self.keys[rows] == keys, rows, -1)
+
+    def remove(self, keys: Any) -> int:
+        doomed = self.rows(keys)
+        doomed = np.unique(doomed[doomed >= 0])
+        if not len(doomed):
+            return 0
+        keep = np.ones(self._n, bool)
+        keep[doomed] = False
+        destination = int(doomed[0])
+        for start in range(destination, self._n, COMPACT_CHUNK):
+            kept = np.flatnonzero(keep[start:start + COMPACT_CHUNK]) + start
+            for name in ("_keys", "_owners", "_vectors"):
+                array = getattr(self, name)
+                array[destination:destination + len(kept)] = array[kept]  # fancy index reads a copy first
+            destination += len(kept)
+        self._vectors[destination:self._n] = 0  # erased vectors do not linger in memory
+        self._n = destination
+        return len(doomed)
+
+    def get(self, keys: Any) -> np.ndarray:
+        rows = self.rows(keys)
+        if (rows < 0).any():
+            raise KeyError("template id not in index")
+        return self._vectors[rows]
+
+    def owners_of(self, keys: Any) -> np.ndarray:
+        """Owner identity id of each key, -1 where the key is not here (e.g. padding)."""
+        shape = np.shape(keys)
+        rows = self.rows(keys)
+        owners = np.where(rows >= 0, self._owners[np.maximum(rows, 0)] if self._n else -1, -1)
+        return owners.reshape(shape)
+
+    def parts(self) -> list[memoryview]:
+        head = struct.pack("<qq", self._n, self.dim)
+        return [memoryview(head), _raw(self.keys), _raw(self.owners), _raw(self.vectors)]
+
+    @classmethod
+    def from_buffer(cls, data: memoryview, offset: int) -> tuple["TemplateTable", int]:
+        n, dim = struct.unpack_from("<qq", data, offset)
+        offset += 16
+        table = cls(dim)
+        # copies: views would keep the whole decrypted file (graph included) alive
+        table._keys = np.frombuffer(data, np.int64, n, offset).copy()
+        table._owners = np.frombuffer(data, np.int64, n, offset + 8 * n).copy()
+        table._vectors = np.frombuffer(data, np.float32, n * dim, offset + 16 * n).reshape(n, dim).copy()
+        table._n = n
+        return table, offset + 16 * n + 4 * n * dim
+
+
+class NameTable:
+    """Identity id → name for the identities owning templates in one index (sorted ids and an
+    object array of names: about half the memory of a dict at 1M identities)."""
+
+    def __init__(self) -> None:
+        self._ids = np.empty(0, np.int64)
+        self._names = np.empty(0, object)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def update(self, names: dict[int, str]) -> None:
+        fresh = {int(i): n for i, n in names.items()}
+        if not fresh:
+            return
+        known = self._rows(np.fromiter(fresh, np.int64, len(fresh)))
+        for (identity, name), row in zip(fresh.items(), known):
+            if row >= 0:
+                self._names[row] = name
+        new = [(i, n) for (i, n), row in zip(fresh.items(), known) if row < 0]
+        if new:
+            ids = np.concatenate([self._ids, np.array([i for i, _ in new], np.int64)])
+            names = np.empty(len(new), object)
+            names[:] = [n for _, n in new]
+            order = np.argsort(ids, kind="stable")
+            self._ids, self._names = ids[order], np.concatenate([self._names, names])[order]
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        if not len(self._ids):
+            return np.full(len(ids), -1, np.int64)
+        rows = np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)
+        return np.where(self._ids[rows] == ids, rows, -1)
+
+    def lookup(self, ids: Any) -> list[str | None]:
+        ids = _as_keys(ids)
+        rows = self._rows(ids)
+        return [self._names[r] if r >= 0 else None for r in rows.tolist()]
+
+    def retain(self, owners: np.ndarray) -> None:
+        """Forget identities that own no template here any more (an erased person's name leaves memory)."""
+        keep = np.isin(self._ids, owners)
+        if not keep.all():
+            self._ids, self._names = self._ids[keep], self._names[keep]
+
+    def parts(self) -> list[memoryview]:
+        encoded = [n.encode("utf-8", "surrogatepass") for n in self._names.tolist()]
+        lengths = np.fromiter((len(e) for e in encoded), np.int32, len(encoded))
+        return [memoryview(struct.pack("<q", len(self._ids))), _raw(self._ids), _raw(lengths),
+                memoryview(b"".join(encoded))]
+
+    @classmethod
+    def from_buffer(cls, data: memoryview, offset: int) -> tuple["NameTable", int]:
+        (n,) = struct.unpack_from("<q", data, offset)
+        offset += 8
+        table = cls()
+        table._ids = np.frombuffer(data, np.int64, n, offset).copy()
+        lengths = np.frombuffer(data, np.int32, n, offset + 8 * n)
+        offset += 12 * n
+        ends = offset + np.cumsum(lengths, dtype=np.int64)
+        starts = ends - lengths
+        table._names = np.empty(n, object)
+        table._names[:] = [bytes(data[s:e]).decode("utf-8", "surrogatepass") for s, e in zip(starts.tolist(), ends.tolist())]
+        return table, int(ends[-1]) if n else offset
 
 
 class ExactIndex:
-    """Brute-force inner product: always right, O(n) per probe. Keys kept sorted."""
+    """Brute-force inner product over the table: always right, O(n) per probe."""
 
     kind = "exact"
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, table: TemplateTable | None = None):
         self.dim = dim
-        self._keys = np.empty(0, dtype=np.int64)
-        self._vectors = np.empty((0, dim), dtype=np.float32)
+        self.table = table if table is not None else TemplateTable(dim)
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self.table)
 
-    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        keys = np.asarray(keys, dtype=np.int64).reshape(-1)
-        if not len(keys):
-            return
-        vectors = _as_matrix(vectors, self.dim)
-        merged_keys = np.concatenate([self._keys, keys])
-        merged = np.concatenate([self._vectors, vectors])
-        if len(self._keys) and keys.min() <= self._keys[-1]:
-            order = np.argsort(merged_keys, kind="stable")
-            merged_keys, merged = merged_keys[order], merged[order]
-        self._keys, self._vectors = merged_keys, merged
+    def reserve(self, total: int) -> None:
+        self.table.reserve(total)
 
-    def remove(self, keys: np.ndarray) -> None:
-        keep = ~np.isin(self._keys, np.asarray(keys, dtype=np.int64))
-        self._keys, self._vectors = self._keys[keep], self._vectors[keep]
+    def add(self, keys: Any, vectors: Any, owners: Any = None) -> None:
+        keys = _as_keys(keys)
+        self.table.add(keys, vectors, np.full(len(keys), -1, np.int64) if owners is None else owners)
+
+    def remove(self, keys: Any) -> None:
+        self.table.remove(keys)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = _as_matrix(queries, self.dim)
-        n = len(self._keys)
+        n = len(self.table)
         k = min(k, n)
         if k == 0:
             return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0), np.float32)
-        sims = queries @ self._vectors.T
+        sims = queries @ self.table.vectors.T
         if k < n:
             part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         else:
             part = np.broadcast_to(np.arange(n), (len(queries), n))
         top = np.take_along_axis(sims, part, axis=1)
-        order = np.argsort(-top, axis=1)
+        order = np.argsort(-top, axis=1, kind="stable")
         rows = np.take_along_axis(part, order, axis=1)
-        return self._keys[rows], np.take_along_axis(top, order, axis=1)
+        return self.table.keys[rows], np.take_along_axis(top, order, axis=1)
 
-    def get(self, keys: np.ndarray) -> np.ndarray:
-        keys = np.asarray(keys, dtype=np.int64).reshape(-1)
-        rows = np.searchsorted(self._keys, keys)
-        rows = np.clip(rows, 0, max(len(self._keys) - 1, 0))
-        if not len(self._keys) or not np.array_equal(self._keys[rows], keys):
-            raise KeyError("template id not in index")
-        return self._vectors[rows]
+    def get(self, keys: Any) -> np.ndarray:
+        return self.table.get(keys)
 
     def keys(self) -> np.ndarray:
-        return self._keys.copy()
+        return self.table.keys.copy()
 
-    def to_bytes(self) -> bytes:
-        return struct.pack("<q", len(self._keys)) + self._keys.tobytes() + self._vectors.tobytes()
+    @property
+    def memory_usage(self) -> int:
+        return self.table.nbytes
+
+    def parts(self) -> list[memoryview]:
+        return self.table.parts()
 
     @classmethod
-    def from_bytes(cls, dim: int, data: bytes) -> "ExactIndex":
-        (n,) = struct.unpack_from("<q", data)
-        index = cls(dim)
-        index._keys = np.frombuffer(data, dtype=np.int64, count=n, offset=8).copy()
-        index._vectors = np.frombuffer(data, dtype=np.float32, count=n * dim, offset=8 + 8 * n).reshape(n, dim).copy()
-        return index
+    def from_buffer(cls, data: memoryview, offset: int, params: dict) -> tuple["ExactIndex", int]:
+        table, offset = TemplateTable.from_buffer(data, offset)
+        return cls(table.dim, table), offset
 
 
 class HNSWIndex:
-    """usearch HNSW, inner-product metric.
+    """usearch HNSW over a quantised copy of the vectors + exact float32 re-ranking.
 
-    Vectors are held as float16: half the memory of float32, and in a 20k-vector trial on this
-    project's 2-core machine 1.4–1.6× more inserts per CPU-second at the same recall@1. The ±0.001 rounding of
-    similarities does not reach decisions: Gallery.search re-scores the short-listed templates
-    exactly (float32, decrypted from the database) before applying the threshold.
+    The graph (inner-product metric) stores ``dtype`` scalars: int8 by default, a quarter of
+    float32, and the fastest distance kernel on this machine. It proposes the best ``rerank``
+    candidates per probe (at least the ``k`` asked for); those are re-scored with the exact
+    float32 vectors of the table and re-sorted, so quantisation changes neither a similarity
+    nor a threshold decision, only (rarely) which candidates are found: recall is measured.
     """
 
     kind = "hnsw"
 
     def __init__(self, dim: int, connectivity: int = HNSW_DEFAULTS["connectivity"],
                  expansion_add: int = HNSW_DEFAULTS["expansion_add"],
-                 expansion_search: int = HNSW_DEFAULTS["expansion_search"], dtype: str = "f16", threads: int = 0):
+                 expansion_search: int = HNSW_DEFAULTS["expansion_search"], dtype: str = HNSW_DEFAULTS["dtype"],
+                 rerank: int = HNSW_DEFAULTS["rerank"], threads: int = 0, table: TemplateTable | None = None):
         from usearch.index import Index as UIndex
 
+        if dtype not in DTYPES:
+            raise ValueError(f"HNSW dtype must be one of {DTYPES}, not {dtype!r}")
         self.dim = dim
         self.threads = threads
-        self._params = dict(connectivity=connectivity, expansion_add=expansion_add,
-                            expansion_search=expansion_search, dtype=dtype)
+        self.rerank = int(rerank)
+        self._params = dict(connectivity=int(connectivity), expansion_add=int(expansion_add),
+                            expansion_search=int(expansion_search), dtype=dtype)
         self._index = UIndex(ndim=dim, metric="ip", **self._params)
+        self.table = table if table is not None else TemplateTable(dim)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {**self._params, "expansion_search": int(self._index.expansion_search), "rerank": self.rerank}
+
+    @property
+    def expansion_search(self) -> int:
+        return int(self._index.expansion_search)
+
+    @expansion_search.setter
+    def expansion_search(self, value: int) -> None:
+        self._index.expansion_search = int(value)
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self.table)
 
-    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
-        if len(keys):
-            self._index.add(keys, _as_matrix(vectors, self.dim), threads=self.threads)
+    def reserve(self, total: int) -> None:
+        self.table.reserve(total)  # usearch grows its own arena
 
-    def remove(self, keys: np.ndarray) -> None:
-        keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
-        if len(keys):
-            self._index.remove(keys)
+    def add(self, keys: Any, vectors: Any, owners: Any = None) -> None:
+        keys = _as_keys(keys)
+        if not len(keys):
+            return
+        vectors = _as_matrix(vectors, self.dim)
+        self.table.add(keys, vectors, np.full(len(keys), -1, np.int64) if owners is None else owners)
+        self._index.add(keys.astype(np.uint64), vectors, threads=self.threads)
+
+    def remove(self, keys: Any) -> None:
+        keys = _as_keys(keys)
+        keys = keys[self.table.rows(keys) >= 0]
+        if not len(keys):
+            return
+        self.table.remove(keys)
+        # usearch's remove only unlinks a node: its vector bytes stay in memory and in the saved
+        # file until the slot is reused. Re-adding the keys with a placeholder vector reuses
+        # (overwrites) exactly those slots; removing them again leaves no trace of the person.
+        ukeys = keys.astype(np.uint64)
+        self._index.remove(ukeys)
+        placeholder = np.zeros((len(keys), self.dim), np.float32)
+        placeholder[:, 0] = 1.0
+        self._index.add(ukeys, placeholder, threads=self.threads)
+        self._index.remove(ukeys)
+
+    def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
+        """The graph's ``count`` best keys per probe (approximate order), -1 padded."""
+        count = min(count, len(self._index))
+        matches = self._index.search(queries, count, threads=self.threads)
+        if not hasattr(matches, "counts"):  # one probe: usearch answers Matches, unpadded
+            found = np.asarray(matches.keys, dtype=np.int64).reshape(-1)
+            keys = np.full((1, count), -1, np.int64)
+            keys[0, :len(found)] = found
+            return keys
+        keys = np.asarray(matches.keys, dtype=np.int64).reshape(len(queries), -1)
+        counts = np.asarray(matches.counts).reshape(-1)
+        if (counts < keys.shape[1]).any():
+            keys[np.arange(keys.shape[1])[None, :] >= counts[:, None]] = -1
+        return keys
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = _as_matrix(queries, self.dim)
-        k = min(k, len(self._index))
+        k = min(k, len(self.table))
         if k == 0:
             return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0), np.float32)
-        matches = self._index.search(queries, k, threads=self.threads)
-        keys = np.asarray(matches.keys, dtype=np.int64).reshape(len(queries), -1)
-        sims = 1.0 - np.asarray(matches.distances, dtype=np.float32).reshape(len(queries), -1)
-        counts = np.asarray(getattr(matches, "counts", [keys.shape[1]] * len(queries))).reshape(-1)
-        if (counts < keys.shape[1]).any():  # fewer hits than asked: pad with -1 / -inf
-            for row, count in enumerate(counts):
-                keys[row, count:], sims[row, count:] = -1, -np.inf
-        return keys, sims
+        keys = self.candidates(queries, max(k, self.rerank))
+        rows = self.table.rows(keys).reshape(keys.shape)
+        vectors = self.table.vectors[np.maximum(rows, 0)]  # (queries, candidates, dim), exact float32
+        sims = np.einsum("qcd,qd->qc", vectors, queries)
+        sims[rows < 0] = -np.inf
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        keys = np.where(rows >= 0, keys, -1)
+        return np.take_along_axis(keys, order, 1), np.take_along_axis(sims, order, 1).astype(np.float32)
 
-    def get(self, keys: np.ndarray) -> np.ndarray:
-        keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
-        if not len(keys):
-            return np.empty((0, self.dim), np.float32)
-        got = self._index.get(keys, dtype=np.float32)
-        rows = got if isinstance(got, np.ndarray) else np.stack([g.reshape(-1) for g in got])
-        return np.asarray(rows, dtype=np.float32).reshape(len(keys), self.dim)
+    def get(self, keys: Any) -> np.ndarray:
+        return self.table.get(keys)
 
     def keys(self) -> np.ndarray:
-        return np.asarray(self._index.keys, dtype=np.int64)
+        return self.table.keys.copy()
+
+    @property
+    def graph_memory_usage(self) -> int:
+        return int(self._index.memory_usage)
 
     @property
     def memory_usage(self) -> int:
-        return int(self._index.memory_usage)
+        """Bytes held: the usearch graph with its quantised vectors, plus the float32 table."""
+        return self.graph_memory_usage + self.table.nbytes
 
-    def to_bytes(self) -> bytes:
-        return bytes(self._index.save())
+    def parts(self) -> list[memoryview]:
+        graph = self._index.save()
+        return [*self.table.parts(), memoryview(struct.pack("<q", len(graph))), memoryview(graph)]
 
     @classmethod
-    def from_bytes(cls, dim: int, data: bytes, params: dict) -> "HNSWIndex":
+    def from_buffer(cls, data: memoryview, offset: int, params: dict) -> tuple["HNSWIndex", int]:
         from usearch.index import Index as UIndex
 
-        index = cls(dim, **params)
-        restored = UIndex.restore(bytearray(data))
-        if restored is None:
-            raise StorageError("index file holds no usearch index")
-        restored.expansion_search = params.get("expansion_search", HNSW_DEFAULTS["expansion_search"])
+        table, offset = TemplateTable.from_buffer(data, offset)
+        (size,) = struct.unpack_from("<q", data, offset)
+        offset += 8
+        index = cls(table.dim, table=table, **{k: v for k, v in params.items() if k != "threads"})
+        restored = UIndex.restore(data[offset:offset + size])
+        if restored is None or len(restored) != len(table):
+            raise StorageError("index file holds no usable usearch index")
+        restored.expansion_search = index._params["expansion_search"]
         index._index = restored
-        return index
+        return index, offset + size
 
 
-def make_index(kind: str, dim: int, count: int = 0, **hnsw: object) -> Index:
+Index = Union[ExactIndex, HNSWIndex]
+
+
+def make_index(kind: str, dim: int, count: int = 0, **hnsw: Any) -> Index:
     if kind == "auto":
         kind = "hnsw" if count >= AUTO_HNSW_FROM else "exact"
     if kind == "exact":
         return ExactIndex(dim)
     if kind == "hnsw":
-        return HNSWIndex(dim, **hnsw)  # type: ignore[arg-type]
+        return HNSWIndex(dim, **hnsw)
     raise ValueError(f"unknown index kind {kind!r}; expected auto, exact or hnsw")
 
 
@@ -219,21 +460,38 @@ def _aad(header: bytes, chunk: int, last: bool) -> bytes:
     return MAGIC + header + struct.pack("<I?", chunk, last)
 
 
-def save(path: Path, index: Index, header: dict, cipher: Cipher) -> None:
+def _chunks(parts: list[memoryview], size: int) -> Iterator[bytes]:
+    """The concatenation of ``parts`` in pieces of ``size`` bytes, without joining it whole."""
+    pending: list[memoryview] = []
+    have = 0
+    for part in parts:
+        while len(part):
+            take = part[:size - have]
+            pending.append(take)
+            have += len(take)
+            part = part[len(take):]
+            if have == size:
+                yield b"".join(pending)
+                pending, have = [], 0
+    if pending or not parts:
+        yield b"".join(pending)
+
+
+def save(path: Path, index: Index, names: NameTable, header: dict, cipher: Cipher) -> None:
     """Write atomically (temp file + fsync + rename): a crash leaves the old file or the new one."""
-    header = dict(header, kind=index.kind, dim=index.dim, count=len(index))
+    parts = [*index.parts(), *names.parts()]
+    total = sum(len(p) for p in parts)
+    header = dict(header, kind=index.kind, dim=index.dim, count=len(index), payload_bytes=total)
     if isinstance(index, HNSWIndex):
-        header["params"] = index._params
+        header["params"] = index.params
     head = json.dumps(header, sort_keys=True).encode()
-    payload = index.to_bytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    chunks = max(1, -(-total // CHUNK))
     try:
         with open(tmp, "wb") as out:
             out.write(MAGIC + struct.pack("<I", len(head)) + head)
-            chunks = max(1, -(-len(payload) // CHUNK))
-            for number in range(chunks):
-                piece = payload[number * CHUNK:(number + 1) * CHUNK]
+            for number, piece in enumerate(_chunks(parts, CHUNK)):
                 sealed = cipher.encrypt(piece, _aad(head, number, number == chunks - 1))
                 out.write(struct.pack("<Q", len(sealed)) + sealed)
             out.flush()
@@ -255,37 +513,40 @@ def read_header(path: Path) -> dict | None:
         return None
 
 
-def load(path: Path, cipher: Cipher) -> tuple[Index, dict] | None:
-    """The index and its header, or None when the file is missing, damaged or not ours."""
+def _decrypt_payload(handle: Any, head: bytes, total: int, cipher: Cipher) -> bytearray:
+    payload = bytearray(total)
+    at, number = 0, 0
+    chunks = max(1, -(-total // CHUNK))
+    while number < chunks:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        piece = cipher.decrypt(handle.read(length), _aad(head, number, number == chunks - 1))
+        payload[at:at + len(piece)] = piece
+        at += len(piece)
+        number += 1
+    if at != total or handle.read(1):
+        raise ValueError("index payload has the wrong length")
+    return payload
+
+
+def load(path: Path, cipher: Cipher) -> tuple[Index, NameTable, dict] | None:
+    """The index, its names and its header, or None when the file is missing, damaged or not ours."""
     try:
-        data = path.read_bytes()
+        handle = open(path, "rb")
     except OSError:
         return None
     try:
-        if not data.startswith(MAGIC):
+        with handle:
+            if handle.read(len(MAGIC)) != MAGIC:
+                return None
+            (size,) = struct.unpack("<I", handle.read(4))
+            head = handle.read(size)
+            header = json.loads(head)
+            data = memoryview(_decrypt_payload(handle, head, int(header["payload_bytes"]), cipher))
+        kinds = {"exact": ExactIndex, "hnsw": HNSWIndex}
+        index, offset = kinds[header["kind"]].from_buffer(data, 0, header.get("params", {}))
+        names, offset = NameTable.from_buffer(data, offset)
+        if len(index) != int(header["count"]) or index.dim != int(header["dim"]) or offset != len(data):
             return None
-        offset = len(MAGIC)
-        (size,) = struct.unpack_from("<I", data, offset)
-        offset += 4
-        head = data[offset:offset + size]
-        header = json.loads(head)
-        offset += size
-        pieces, number = [], 0
-        while offset < len(data):
-            (length,) = struct.unpack_from("<Q", data, offset)
-            offset += 8
-            sealed = data[offset:offset + length]
-            offset += length
-            pieces.append(cipher.decrypt(sealed, _aad(head, number, offset >= len(data))))
-            number += 1
-        payload = b"".join(pieces)
-        dim = int(header["dim"])
-        if header["kind"] == "exact":
-            index: Index = ExactIndex.from_bytes(dim, payload)
-        else:
-            index = HNSWIndex.from_bytes(dim, payload, header.get("params", {}))
-        if len(index) != int(header["count"]):
-            return None
-        return index, header
-    except (KeyMaterialError, StorageError, ValueError, KeyError, struct.error, RuntimeError):
+        return index, names, header
+    except (OSError, KeyMaterialError, StorageError, ValueError, KeyError, TypeError, struct.error, RuntimeError):
         return None  # derived data: any doubt → rebuild from the database

@@ -8,12 +8,11 @@ and keeping its record would keep personal data for no purpose. Everything is au
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
-from .store import IdentityRow, TemplateRow, utcnow
+from .store import utcnow
 
 if TYPE_CHECKING:
     from .core import Gallery
@@ -22,41 +21,20 @@ if TYPE_CHECKING:
 def purge(gallery: "Gallery", *, max_age_days: float | None = None, now: datetime | None = None,
           dry_run: bool = False) -> dict[str, Any]:
     now = now or utcnow()
-    with gallery.store.read() as session:
-        expired = session.scalars(
-            select(IdentityRow.name).where(IdentityRow.consent_expires.is_not(None), IdentityRow.consent_expires <= now)
-            .order_by(IdentityRow.name)
-        ).all()
-        old: dict[str, list[int]] = {}
-        emptied: list[str] = []
-        if max_age_days is not None:
-            cutoff = now - timedelta(days=max_age_days)
-            rows = session.execute(
-                select(TemplateRow.id, TemplateRow.model, TemplateRow.identity_id, IdentityRow.name)
-                .join(IdentityRow, IdentityRow.id == TemplateRow.identity_id)
-                .where(TemplateRow.created_at < cutoff, IdentityRow.name.not_in(expired))
-            ).all()
-            per_identity: dict[int, int] = {}
-            for r in rows:
-                old.setdefault(r.model, []).append(r.id)
-                per_identity[r.identity_id] = per_identity.get(r.identity_id, 0) + 1
-            if per_identity:
-                totals = dict(session.execute(
-                    select(TemplateRow.identity_id, func.count(TemplateRow.id))
-                    .where(TemplateRow.identity_id.in_(list(per_identity)))
-                    .group_by(TemplateRow.identity_id)
-                ).all())
-                names = {r.identity_id: r.name for r in rows}
-                emptied = sorted(names[i] for i, n in per_identity.items() if totals.get(i, 0) == n)
-    emptied_set = set(emptied)
-    if emptied_set:
-        with gallery.store.read() as session:
-            ids = set(session.scalars(
-                select(TemplateRow.id).join(IdentityRow, IdentityRow.id == TemplateRow.identity_id)
-                .where(IdentityRow.name.in_(emptied))
-            ).all())
-        old = {m: [i for i in v if i not in ids] for m, v in old.items()}
-        old = {m: v for m, v in old.items() if v}
+    repository = gallery.repository
+    expired = repository.consent_expired(now)
+    old_rows = []
+    if max_age_days is not None:
+        skip = set(expired)
+        old_rows = [row for row in repository.templates_older_than(now - timedelta(days=max_age_days))
+                    if row[2] not in skip]
+    old_per_identity = Counter(name for _, _, name in old_rows)
+    totals = repository.template_counts(sorted(old_per_identity))
+    emptied = sorted(name for name, count in old_per_identity.items() if totals.get(name, 0) == count)
+    old: dict[str, list[int]] = {}
+    for template_id, model, name in old_rows:
+        if name not in emptied:  # erased with its identity below
+            old.setdefault(model, []).append(template_id)
     report = {
         "now": now.isoformat() + "Z",
         "max_age_days": max_age_days,
@@ -68,9 +46,9 @@ def purge(gallery: "Gallery", *, max_age_days: float | None = None, now: datetim
     if dry_run:
         return report
     if expired:
-        gallery._erase(expired, "purge.consent_expired", "consent expired")
+        gallery.erase(expired, "purge.consent_expired", "consent expired")
     if emptied:
-        gallery._erase(emptied, "purge.aged_out", f"all templates older than {max_age_days} days")
+        gallery.erase(emptied, "purge.aged_out", f"all templates older than {max_age_days} days")
     if old:
-        gallery._delete_templates(old, f"older than {max_age_days} days")
+        gallery.remove_templates(old, f"older than {max_age_days} days")
     return report

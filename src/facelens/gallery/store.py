@@ -215,10 +215,16 @@ class Store:
     """Engine + sessions + migrations for one gallery database."""
 
     def __init__(self, db: str | Path | None = None):
-        self.url = resolve_url(db)
-        self.engine = make_engine(self.url)
+        try:
+            self.url = resolve_url(db)
+            self.engine = make_engine(self.url)
+        except OSError as exc:  # a path too long, through a file, unwritable …: one clear message
+            shown = str(db) if len(str(db)) <= 160 else f"{str(db)[:80]}… ({len(str(db))} characters)"
+            raise StorageError(f"cannot use gallery database {shown}: {exc.strerror or exc}") from None
         self._write_engine = self.engine.execution_options(facelens_write=True)
         self._lock = threading.RLock()
+        self._watch: Any = None  # driver connection for generation reads (see generation)
+        self._watch_lock = threading.Lock()
         try:
             from .migrations import upgrade_to_head
 
@@ -278,17 +284,6 @@ class Store:
             row.value = value
         session.flush()
 
-    def ensure_meta(self, key: str, value: str) -> None:
-        """Set ``key`` once, if it is not set yet (schema versions of tables that other
-        subsystems keep in this database). Reads first, so the common case — already set — takes
-        no write lock."""
-        with self.read() as session:
-            if self.get_meta(session, key) is not None:
-                return
-        with self.write() as session:
-            if self.get_meta(session, key) is None:  # another process may have set it meanwhile
-                self.set_meta(session, key, value)
-
     def bump_generation(self, session: Session, model: str) -> tuple[int, int]:
         """(before, after) of the model's generation counter; the row lock orders writers."""
         key = f"generation:{model}"
@@ -335,10 +330,47 @@ class Store:
         session.connection().exec_driver_sql(sql, rows)
 
     def generation(self, model: str) -> int:
+        """The model's generation counter, read before every search to notice other writers.
+
+        One primary-key read on a connection kept open for it, in autocommit, straight through
+        the driver: ~0.04 ms instead of ~1 ms for a pooled ORM session (measured here), which
+        was half of the 2 ms search budget."""
+        key = f"generation:{model}"
+        with self._watch_lock:
+            try:
+                if self._watch is None:
+                    self._watch = self._open_watch()
+                cursor = self._watch.cursor()
+                try:
+                    cursor.execute(self._watch_sql, (key,))
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+                return int(row[0]) if row else 0
+            except Exception:  # noqa: BLE001 - a dropped connection: close it, answer the slow way
+                self._close_watch()
         with self.read() as session:
-            return int(self.get_meta(session, f"generation:{model}") or 0)
+            return int(self.get_meta(session, key) or 0)
+
+    def _open_watch(self) -> Any:
+        connection = self.engine.raw_connection()
+        if self.backend == "postgresql":
+            connection.driver_connection.autocommit = True  # no transaction left open between reads
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._watch_sql = f"SELECT value FROM {META_TABLE} WHERE key = {mark}"
+        return connection
+
+    def _close_watch(self) -> None:
+        if self._watch is not None:
+            try:
+                self._watch.invalidate()  # never back to the pool: it is in autocommit
+            except Exception:  # noqa: BLE001
+                pass
+            self._watch = None
 
     def dispose(self) -> None:
+        with self._watch_lock:
+            self._close_watch()
         self.engine.dispose()
 
 

@@ -17,14 +17,12 @@ import zipfile
 from pathlib import Path
 
 from ..errors import ModelError
-from .registry import MODELS, ModelSpec, check, forget_verified, sha256_of
+from .registry import MODELS, ModelSpec, check, forget_verified, get_spec, sha256_of
 
 
 def fetch(name: str, source_archive: Path | None = None) -> Path:
-    """Place model ``name`` in the models directory; returns its path."""
-    spec = MODELS.get(name)
-    if spec is None:
-        raise ModelError(f"unknown model {name!r}")
+    """Place model ``name`` in the models directory; returns its path (bundled: where it is)."""
+    spec = get_spec(name)
     if spec.bundled or check(spec) == "ok":
         return spec.path
     with tempfile.TemporaryDirectory(prefix="facelens-fetch-") as tmp:

@@ -95,3 +95,9 @@ def _onnx(name: str, threads: int):
 
 def onnx(name: str, threads: int | None = None):
     return _onnx(name, threads or config.threads())
+
+
+def clear_cache() -> None:
+    """Drop the loaded sessions (the registry's ``clear_cache`` calls this)."""
+    _tflite.cache_clear()
+    _onnx.cache_clear()

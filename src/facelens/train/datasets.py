@@ -17,14 +17,12 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import BadInputError, NoFaceError
+from ..attributes.eyes import EYE_SIZE, eye_crop
+from ..constants import EMOTIONS, GENDERS, IMAGE_SUFFIXES
+from ..detection.base import nearest_to_centre
+from ..errors import BadInputError
 
-# The classic FER2013 order (the CSV's emotion column 0…6); shipped emotion models use it too.
-EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-GENDERS: tuple[str, ...] = ("female", "male")
 FER_USAGE = {"Training": "train", "PublicTest": "public-test", "PrivateTest": "private-test"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
-EYE_SIZE = (40, 80)  # H, W of the periocular band cut from each face
 
 
 @dataclass
@@ -209,43 +207,16 @@ def write_fer_csv(path: str | Path, splits: dict[str, ImageSet]) -> None:
                 writer.writerow([EMOTIONS.index(name), " ".join(map(str, grey)), inverse[usage]])
 
 
-# --- eye-region crops -------------------------------------------------------------------------
-
-def eye_crop(rgb: np.ndarray, right_eye: tuple[float, float], left_eye: tuple[float, float],
-             size: tuple[int, int] = EYE_SIZE) -> np.ndarray:
-    """The periocular band, rotated so the eyes are level, scaled by the eye distance.
-
-    With d the eye distance, the band is 2·d wide (the eyes sit at 1/4 and 3/4 of the width)
-    and, for the 1:2 ``EYE_SIZE``, d high (0.5·d above and below the eye line). This
-    matches the "both eyes with brows" crops of seed 003 (CelebA), not a single-eye crop.
-    """
-    (rx, ry), (lx, ly) = right_eye, left_eye  # right_eye is the subject's right: image left
-    dx, dy = lx - rx, ly - ry
-    dist = float(np.hypot(dx, dy))
-    if dist < 4:
-        raise NoFaceError("eye keypoints are too close to cut an eye crop")
-    angle = np.degrees(np.arctan2(dy, dx))
-    out_h, out_w = size
-    band_w = 2.0 * dist  # eyes sit at 1/4 and 3/4 of the width
-    scale = out_w / band_w
-    cx, cy = (rx + lx) / 2.0, (ry + ly) / 2.0
-    matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
-    matrix[0, 2] += out_w / 2.0 - cx
-    matrix[1, 2] += out_h / 2.0 - cy
-    return cv2.warpAffine(rgb, matrix, (out_w, out_h), flags=cv2.INTER_AREA,
-                          borderMode=cv2.BORDER_REPLICATE)
-
+# --- eye-region crops (eye_crop itself lives in attributes.eyes, shared with inference) ------
 
 def _default_detector() -> Callable[[np.ndarray], list]:
-    """facelens.detect when the package exposes it; the BlazeFace detector class otherwise."""
-    try:
-        from .. import detect  # type: ignore[attr-defined]
+    """BlazeFace through the pipeline, called as the shipped gender_eyes model's crops were cut.
 
-        return lambda rgb: detect(rgb)
-    except ImportError:
-        from ..detection.blazeface import BlazeFaceDetector
+    That call passes the RGB array with ``channels="bgr"`` (facelens.detect's default), so the
+    detector sees red and blue swapped; it is kept so a re-run reproduces those training crops."""
+    from ..pipeline import detect
 
-        return BlazeFaceDetector().detect
+    return lambda rgb: detect(rgb, channels="bgr")
 
 
 def read_gender_labels(female_names: str | Path, male_names: str | Path) -> dict[str, int]:
@@ -307,10 +278,7 @@ def load_lfw_eyes(images_dir: str | Path, female_names: str | Path, male_names: 
         faces = detect(rgb)
         if not faces:
             continue
-        # LFW centres the named person; take the face nearest the centre, not the largest.
-        h, w = rgb.shape[:2]
-        face = min(faces, key=lambda f: np.hypot((f.box[0] + f.box[2]) / 2 - w / 2,
-                                                 (f.box[1] + f.box[3]) / 2 - h / 2))
+        face = nearest_to_centre(faces, rgb.shape)  # LFW centres the named person
         kp = face.keypoints
         if "right_eye" not in kp or "left_eye" not in kp:
             continue

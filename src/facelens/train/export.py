@@ -1,8 +1,10 @@
 """Export a trained run to ONNX for the facelens model store, verified against PyTorch.
 
-The model folder gets ``<name>.onnx`` (opset ≥ 17, dynamic batch), ``spec.json`` (how to turn
-pixels into the input, the label order, logits or probabilities) and a README.md with the
-provenance and the measured numbers, opencv_zoo style.
+The model folder gets ``<name>.onnx`` (opset ≥ 17, dynamic batch), ``spec.json`` (the registry's
+record: task, file, sha256, source run, licence, how to turn pixels into the input, the label
+order, logits or probabilities) and a README.md with the provenance and the measured numbers,
+opencv_zoo style. Copied under ``facelens/models/weights/``, the folder is a registered model
+named after it (see ``models.registry``).
 """
 
 from __future__ import annotations
@@ -76,8 +78,30 @@ def onnx_ms(path: Path, spec: InputSpec, repeats: int = 200, threads: int = 1) -
     return round(float(np.median(times)) * 1000, 3)
 
 
-def spec_json(task: str, spec: InputSpec, labels: list[str]) -> dict:
-    return {"task": TASK_LABELS[task], "input": spec.to_json(), "labels": list(labels), "output": "logits"}
+LICENCE = ("Apache-2.0 (facelens's own weights; the training data's terms apply to the data, "
+           "which is not shipped)")
+
+
+def spec_json(task: str, spec: InputSpec, labels: list[str], onnx_path: Path, run_dir: Path,
+              arch: str) -> dict:
+    """The registry's spec.json for an exported model (``models.registry.read_spec`` reads it)."""
+    height, width = spec.size
+    return {
+        "role": f"{task} classifier trained by `facelens train` ({arch})",
+        "task": TASK_LABELS[task],
+        "filename": onnx_path.name,
+        "sha256": sha256_of(onnx_path),
+        "size_bytes": onnx_path.stat().st_size,
+        "source": {"registry": "facelens", "package": "facelens-train", "version": run_dir.name,
+                   "path": str(run_dir)},
+        "licence": LICENCE,
+        "input_spec": f"N×{len(spec.mean)}×{height}×{width} float32 {spec.channels}, "
+                      "(x·scale − mean) / std from spec.json",
+        "output_spec": f"{len(labels)} logits: {', '.join(labels)}",
+        "input": spec.to_json(),
+        "labels": list(labels),
+        "output": "logits",
+    }
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, opset: int = 17, name: str | None = None,
@@ -91,10 +115,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path, opset: int = 17, name: 
     # Random inputs in the normalised range, batch 4: also exercises the dynamic batch axis.
     probe = rng.normal(size=(4, len(spec.mean), *spec.size)).astype(np.float32)
     diff = check_onnx(model, onnx_path, probe)
-    spec_doc = spec_json(payload["task"], spec, payload["classes"])
+    spec_doc = spec_json(payload["task"], spec, payload["classes"], onnx_path, run_dir, payload["arch"])
     (out_dir / "spec.json").write_text(json.dumps(spec_doc, indent=2) + "\n", encoding="utf-8")
     latency = onnx_ms(onnx_path, spec)
-    info = {"onnx": str(onnx_path), "sha256": sha256_of(onnx_path), "size_bytes": onnx_path.stat().st_size,
+    info = {"onnx": str(onnx_path), "sha256": spec_doc["sha256"], "size_bytes": spec_doc["size_bytes"],
             "max_abs_diff_vs_torch": diff, "onnx_cpu_ms_1thread": latency, "opset": opset}
     _write_readme(out_dir, name, run_dir, payload, spec_doc, info, note)
     return info

@@ -26,15 +26,13 @@ from torch import nn
 
 from .. import config as facelens_config
 from ..errors import BadInputError, NotFoundError
+from ..models.classifier import InputSpec
 from . import report
 from .architectures import build, count_parameters
 from .augment import NONE, Augment
 from .datasets import ImageSet
 from .metrics import classification_metrics
 from .splits import balanced_indices, class_weights
-
-SCALE = 1.0 / 255.0
-
 
 @dataclass
 class TrainConfig:
@@ -71,38 +69,9 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """How raw pixels become the model input; written to spec.json next to the ONNX file."""
-
-    size: tuple[int, int]
-    channels: str
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    scale: float = SCALE
-
-    def to_json(self) -> dict:
-        return {"layout": "NCHW", "size": list(self.size), "channels": self.channels,
-                "scale": self.scale, "mean": list(self.mean), "std": list(self.std)}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "InputSpec":
-        return cls(tuple(data["size"]), data["channels"], tuple(data["mean"]), tuple(data["std"]),
-                   data.get("scale", SCALE))
-
-    @classmethod
-    def fit(cls, images: np.ndarray, channels: str) -> "InputSpec":
-        pixels = images.reshape(-1, images.shape[-1]).astype(np.float64) * SCALE
-        mean = tuple(round(float(v), 4) for v in pixels.mean(0))
-        std = tuple(round(float(v), 4) for v in np.maximum(pixels.std(0), 1e-3))
-        return cls(tuple(images.shape[1:3]), channels, mean, std)
-
-    def tensor(self, images: np.ndarray) -> torch.Tensor:
-        """N×H×W×C uint8 → N×C×H×W float32, scaled and normalised."""
-        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() * self.scale
-        mean = torch.tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=torch.float32).view(1, -1, 1, 1)
-        return (x - mean) / std
+def to_tensor(spec: InputSpec, images: np.ndarray) -> torch.Tensor:
+    """N×H×W×C uint8 → the N×C×H×W float32 model input (the same numbers inference computes)."""
+    return torch.from_numpy(spec.array(images))
 
 
 def set_threads() -> int:
@@ -121,7 +90,7 @@ def predict(model: nn.Module, spec: InputSpec, images: np.ndarray, batch_size: i
     out = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            out.append(model(spec.tensor(images[start:start + batch_size])).numpy())
+            out.append(model(to_tensor(spec, images[start:start + batch_size])).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
@@ -187,7 +156,7 @@ class Trainer:
                 lr = schedule.lr((epoch - 1) * steps_per_epoch + step)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                x = spec.tensor(augment(train.images[idx], rng))
+                x = to_tensor(spec, augment(train.images[idx], rng))
                 y = torch.from_numpy(train.labels[idx])
                 logits = model(x)
                 loss = loss_fn(logits, y)

@@ -53,8 +53,9 @@ class Alert:
     last_seen_utc: str | None = None
     box: tuple[float, float, float, float] | None = None
     global_id: str | None = None
-    votes: int = 0
-    captures: int = 0
+    votes: int = 0  # captures of the track that voted for this identity
+    captures: int = 0  # usable captures the decision was made on
+    agreement: float | None = None  # votes / captures
     snapshot: bytes | None = field(default=None, repr=False)  # JPEG
     alert_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
@@ -70,6 +71,8 @@ class Alert:
         out["last_seen"] = round(self.last_seen, 3)
         if self.box is not None:
             out["box"] = [round(v, 1) for v in self.box]
+        if self.agreement is not None:
+            out["agreement"] = round(float(self.agreement), 3)
         return out
 
     def to_json(self, include_snapshot: bool = True) -> str:
@@ -276,8 +279,17 @@ def replay_dead_letters(path: str | Path, url: str | None = None, timeout: float
 
 
 class AlertManager:
-    """De-duplicates and fans out. One alert per (camera, track, identity); a second track of the
-    same identity on the same camera within ``cooldown`` seconds (stream time) is suppressed."""
+    """De-duplicates and fans out. One alert per (camera, track, identity); a track of an
+    identity that was in view on the same camera less than ``cooldown`` seconds (stream time)
+    before this track began is suppressed — a track broken by an occlusion does not alert twice,
+    a person who left and came back after the cooldown does.
+
+    The rule only looks at *visits*: (first, last) seen of every track known as the identity on
+    the camera (``seen`` keeps them current; ``offer`` records the alerting track's own). Only
+    tracks that began before the alerting one count, so the answer does not depend on when the
+    alert is offered: the live watcher (online) and the Ray archive driver (after the fact, with
+    every chunk's tracks) run this same code and agree.
+    """
 
     def __init__(self, sinks: list[Sink] | None = None, cooldown: float = 30.0) -> None:
         self.sinks = list(sinks or [])
@@ -285,7 +297,7 @@ class AlertManager:
         self.sent: list[Alert] = []
         self.suppressed = 0
         self._per_track: set[tuple[str, int, str | None, str]] = set()
-        self._last: dict[tuple[str, str], float] = {}
+        self._visits: dict[tuple[str, str], dict[int, tuple[float, float]]] = {}
         self._lock = threading.Lock()
 
     def offer(self, alert: Alert) -> bool:
@@ -297,9 +309,9 @@ class AlertManager:
             self._per_track.add(track_key)
             if alert.kind == "match" and alert.identity is not None:
                 key = (alert.camera_id, alert.identity)
-                last = self._last.get(key)
-                self._last[key] = alert.last_seen
-                if last is not None and alert.first_seen - last < self.cooldown:
+                self._visit(key, alert.track_id, alert.first_seen, alert.last_seen)
+                previous = self._previous_visit_end(key, alert.track_id, alert.first_seen)
+                if previous is not None and alert.first_seen - previous < self.cooldown:
                     self.suppressed += 1
                     return False
             self.sent.append(alert)
@@ -310,12 +322,33 @@ class AlertManager:
                 log.exception("alert sink %s failed", type(sink).__name__)
         return True
 
-    def seen(self, camera_id: str, identity: str, last_seen: float) -> None:
-        """Keep the cooldown clock running while the identity stays in view."""
+    def seen(self, camera_id: str, identity: str, last_seen: float, track_id: int | None = None,
+             first_seen: float | None = None) -> None:
+        """Record that a track known as ``identity`` is in view until ``last_seen``. Without a
+        track id the sighting extends the identity's latest visit (the old call)."""
         with self._lock:
             key = (camera_id, identity)
-            if key in self._last:
-                self._last[key] = max(self._last[key], last_seen)
+            visits = self._visits.get(key)
+            if track_id is None:
+                if visits:
+                    latest = max(visits, key=lambda t: visits[t][1])
+                    self._visit(key, latest, visits[latest][0], last_seen)
+                return
+            self._visit(key, track_id, last_seen if first_seen is None else first_seen, last_seen)
+
+    def _visit(self, key: tuple[str, str], track_id: int, first: float, last: float) -> None:
+        visits = self._visits.setdefault(key, {})
+        old = visits.get(track_id)
+        visits[track_id] = (min(first, old[0]) if old else first, max(last, old[1]) if old else last)
+        if len(visits) > 64:  # long runs: forget visits that can no longer suppress anything
+            newest = max(v[1] for v in visits.values())
+            for tid in [t for t, v in visits.items() if v[1] < newest - self.cooldown]:
+                del visits[tid]
+
+    def _previous_visit_end(self, key: tuple[str, str], track_id: int, first_seen: float) -> float | None:
+        ends = [last for tid, (first, last) in self._visits.get(key, {}).items()
+                if tid != track_id and (first, tid) < (first_seen, track_id)]
+        return max(ends) if ends else None
 
     def close(self) -> None:
         for sink in self.sinks:

@@ -6,8 +6,9 @@ Two modes (``pip install "facelens[video]"`` installs Ray):
   ``CameraWatcher`` as ``facelens watch`` and sends its alerts straight to its own sinks (JSON
   Lines file, webhook), so alert latency does not depend on the other cameras.
 * ``watch_archive`` — one task per chunk of a long file (``chunk_frames`` frames each). Chunks
-  cannot de-duplicate against each other, so their alerts come back to the driver, which
-  de-duplicates them (stream timestamps are absolute) and sends them.
+  cannot de-duplicate against each other, so their alerts and finished tracks come back to the
+  driver, whose ``AlertManager`` — the same code as in-process — learns every visit and then
+  de-duplicates the alerts (stream timestamps are absolute) and sends them.
 
 Sharing the gallery: a ``MemoryWatchlist`` is put once in Ray's object store (``ray.put``) and
 every actor reads the same copy (zero-copy numpy on one node, fetched once per node on a
@@ -30,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from ..constants import DEFAULT_MODEL
 from ..errors import FacelensError
 from .alerts import Alert, AlertManager, CallbackSink, sink_for
 from .identity import GalleryWatchlist, MemoryWatchlist
@@ -43,7 +45,7 @@ class GallerySpec:
 
     db: str | None = None
     watchlist: str | None = None
-    model: str = "mobilefacenet"
+    model: str = DEFAULT_MODEL
     threshold: float | None = None
 
     def open(self):
@@ -183,13 +185,20 @@ def watch_archive(path: str, watchlist: MemoryWatchlist | GallerySpec, config: W
                             shared, config, started_at) for s in range(0, total, chunk_frames)]
     results = ray.get(futures)
     manager = AlertManager([sink_for(t) for t in alerts], cooldown=config.cooldown)
+    # The same AlertManager rule as in-process: it first learns every chunk's visits (the
+    # finished tracks known as someone), then judges the alerts in time order.
+    for number, result in enumerate(results):
+        for track in result["tracks"]:
+            if track.get("identity"):
+                manager.seen(track["camera_id"], track["identity"], track["last_seen"],
+                             track["track_id"] + 1_000_000 * number, track["first_seen"])
     kept: list[Alert] = []
-    for number, result in enumerate(results):  # in chunk order, so the cooldown sees time move forward
-        for alert in sorted(result["alerts"], key=lambda a: a.first_seen):
-            # track ids restart in every chunk: make them unique before de-duplicating
-            unique = replace(alert, track_id=alert.track_id + 1_000_000 * number)
-            if manager.offer(unique):
-                kept.append(unique)
+    chunk_alerts = [(alert.first_seen, number, alert) for number, result in enumerate(results) for alert in result["alerts"]]
+    for _, number, alert in sorted(chunk_alerts, key=lambda item: (item[0], item[1])):
+        # track ids restart in every chunk: make them unique before de-duplicating
+        unique = replace(alert, track_id=alert.track_id + 1_000_000 * number)
+        if manager.offer(unique):
+            kept.append(unique)
     manager.close()
     _link(results, linker)
     summaries = [r["summary"] for r in results if r["summary"] is not None]

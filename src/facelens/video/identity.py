@@ -15,6 +15,13 @@ The rule (``decide``), measured against single-frame decisions in docs/video.md:
    the captures voted for ``A``; otherwise **unknown**.
 5. Hysteresis (``sticky``): once a track is known it stays that identity until the rule names
    *another* identity — a run of poor frames does not flip it back to unknown.
+6. **Vote split** (``vote_split``): when at least ``min_votes`` captures vote for one identity and
+   at least ``min_votes`` for another, the track holds two people (the tracker's appearance gate
+   let a drift through). It is split in time — the older voters end as one track, the newer
+   continue as another — and each side is decided on its own faces, never on the average of both.
+
+Every decision carries ``votes`` (captures that voted for the answer), ``captures`` (usable
+captures considered) and ``agreement`` = votes / captures; alerts carry all three.
 
 Averaging cancels the per-frame noise of pose, blur and compression; the vote stops one very
 similar frame (or a template close to two people) from deciding alone.
@@ -35,6 +42,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..constants import DEFAULT_MODEL
+from ..match import FALLBACK_THRESHOLD, Candidate, identification_threshold, rank_identities
 from ..types import Face
 from .tracking import Track
 
@@ -42,15 +51,6 @@ log = logging.getLogger(__name__)
 
 PENDING = "pending"
 UNKNOWN = "unknown"
-FALLBACK_THRESHOLD = 0.40
-"""Used only when neither the gallery's identification calibration nor the verification
-calibration has a threshold for the model; see docs/video.md for where it comes from."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    identity: str
-    similarity: float
 
 
 class Watchlist(Protocol):
@@ -60,29 +60,16 @@ class Watchlist(Protocol):
     def match(self, vectors: np.ndarray) -> list[list[Candidate]]: ...
 
 
-def default_threshold(model: str = "mobilefacenet") -> tuple[float, str]:
+def default_threshold(model: str = DEFAULT_MODEL) -> tuple[float, str]:
     """(threshold, where it came from): gallery identification calibration, else verification
     calibration, else FALLBACK_THRESHOLD (logged)."""
-    try:
-        from ..gallery.identify import threshold_for
-
-        return threshold_for(model)
-    except Exception:  # noqa: BLE001 - not calibrated (or gallery missing): try the next source
-        pass
-    try:
-        from ..verification import threshold
-
-        value, point = threshold(model)
-        return value, f"verification threshold {point}"
-    except Exception:  # noqa: BLE001
-        log.warning("no calibrated threshold for %s: using the video fallback %.2f", model, FALLBACK_THRESHOLD)
-        return FALLBACK_THRESHOLD, "video fallback (uncalibrated)"
+    return identification_threshold(model, uncalibrated=FALLBACK_THRESHOLD)
 
 
 class MemoryWatchlist:
     """Templates held in memory: ``{name: K×D array}``; an identity scores its best template."""
 
-    def __init__(self, templates: Mapping[str, Any], model: str = "mobilefacenet",
+    def __init__(self, templates: Mapping[str, Any], model: str = DEFAULT_MODEL,
                  threshold: float | None = None) -> None:
         names, rows = [], []
         for name, vectors in templates.items():
@@ -97,7 +84,7 @@ class MemoryWatchlist:
             (float(threshold), "given") if threshold is not None else default_threshold(model))
 
     @classmethod
-    def from_images(cls, people: Mapping[str, Iterable[Any]], model: str = "mobilefacenet",
+    def from_images(cls, people: Mapping[str, Iterable[Any]], model: str = DEFAULT_MODEL,
                     threshold: float | None = None) -> "MemoryWatchlist":
         """Enrol from image files/arrays (the largest face of each)."""
         from ..pipeline import embed
@@ -113,16 +100,7 @@ class MemoryWatchlist:
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if not len(self.matrix) or not len(vectors):
             return [[] for _ in vectors]
-        sims = vectors @ self.matrix.T
-        out = []
-        for row in sims:
-            best: dict[str, float] = {}
-            for name, sim in zip(self.names, row.tolist()):
-                if sim > best.get(name, -2.0):
-                    best[name] = sim
-            ranked = sorted(best.items(), key=lambda kv: -kv[1])[:top_k]
-            out.append([Candidate(n, float(s)) for n, s in ranked])
-        return out
+        return [rank_identities(self.names, row, top_k=top_k) for row in vectors @ self.matrix.T]
 
 
 class GalleryWatchlist:
@@ -130,7 +108,7 @@ class GalleryWatchlist:
     whose metadata ``watchlist`` names it (a name, comma-separated names or a list; None = everyone).
     Enrol with ``facelens gallery enrol NAME IMAGES --meta watchlist=vip``."""
 
-    def __init__(self, gallery: Any, watchlist: str | None = None, model: str = "mobilefacenet",
+    def __init__(self, gallery: Any, watchlist: str | None = None, model: str = DEFAULT_MODEL,
                  threshold: float | None = None, scoring: str = "max") -> None:
         self.gallery = gallery
         self.model = model
@@ -161,12 +139,8 @@ class GalleryWatchlist:
         depth = top_k if self.members is None else top_k + 20
         with self._lock:
             results = self.gallery.search(list(vectors), self.model, depth, self.scoring, 0.0)
-        out = []
-        for result in results:
-            ranked = [Candidate(c.identity, float(c.similarity)) for c in result.candidates
-                      if self.members is None or c.identity in self.members]
-            out.append(ranked[:top_k])
-        return out
+        return [[c for c in result.candidates if self.members is None or c.identity in self.members][:top_k]
+                for result in results]
 
 
 @dataclass(frozen=True)
@@ -188,10 +162,16 @@ class TrackIdentity:
     def known(self) -> bool:
         return self.identity is not None
 
+    @property
+    def agreement(self) -> float:
+        """Share of the usable captures that voted for the best candidate (0 when none)."""
+        return self.votes / self.captures if self.captures else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         return {"identity": self.identity, "state": self.state,
                 "similarity": None if np.isnan(self.similarity) else round(self.similarity, 4),
-                "votes": self.votes, "captures": self.captures, "best_candidate": self.best}
+                "votes": self.votes, "captures": self.captures, "agreement": round(self.agreement, 3),
+                "best_candidate": self.best}
 
 
 def usable(face: Face, min_face_size: float = 12.0) -> bool:
@@ -228,6 +208,36 @@ def decide(faces: list[Face], watchlist: Watchlist, min_captures: int = 2,
 
 def decide_track(track: Track, watchlist: Watchlist, **options: Any) -> TrackIdentity:
     return decide(track.best_faces, watchlist, **options)
+
+
+def vote_split(faces: list[Face], watchlist: Watchlist, threshold: float | None = None,
+               vote_margin: float = 0.1, min_votes: int = 2) -> tuple[list[Face], list[Face]] | None:
+    """Rule 6: (older faces, newer faces) when the captures vote for two identities with at least
+    ``min_votes`` each, else None. Faces are ordered by their ``frame`` attribute (set by the
+    tracker); a capture that voted for nobody goes to the side whose voters are nearest in time."""
+    limit = watchlist.threshold if threshold is None else threshold
+    ordered = sorted(faces, key=lambda f: int(f.attributes.get("frame", 0)))
+    judged = [i for i, f in enumerate(ordered) if usable(f)]
+    if len(judged) < 2 * min_votes:
+        return None
+    ranked = watchlist.match(np.stack([ordered[i].embedding for i in judged]).astype(np.float32))
+    voted: list[str | None] = [None] * len(ordered)
+    for i, r in zip(judged, ranked):
+        voted[i] = r[0].identity if r and r[0].similarity >= limit - vote_margin else None
+    counts = sorted(((voted.count(name), name) for name in set(voted) if name), reverse=True)
+    if len(counts) < 2 or counts[1][0] < min_votes:
+        return None
+    first, second = counts[0][1], counts[1][1]
+    frames = [int(f.attributes.get("frame", 0)) for f in ordered]
+    median = {name: float(np.median([fr for fr, v in zip(frames, voted) if v == name])) for name in (first, second)}
+    older, newer = sorted((first, second), key=median.get)
+    sides: tuple[list[Face], list[Face]] = ([], [])
+    for face, frame, vote in zip(ordered, frames, voted):
+        if vote not in (older, newer):
+            near = {name: min(abs(frame - fr) for fr, v in zip(frames, voted) if v == name) for name in (older, newer)}
+            vote = older if near[older] <= near[newer] else newer
+        sides[vote == newer].append(face)
+    return sides
 
 
 def sticky(previous: TrackIdentity | None, new: TrackIdentity) -> TrackIdentity:

@@ -109,6 +109,17 @@ class TimelineStore:
                          track_id=r[5], entered=r[6], left=r[7], entered_s=r[8], left_s=r[9],
                          similarity=r[10]) for r in rows]
 
+    def people(self) -> list[dict[str, Any]]:
+        """One row per global id (watchlist people and unknown people alike), first seen first:
+        global id, identity, sightings, cameras, first entered, last left — what ``facelens
+        timeline`` lists when asked for everyone."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT global_id, MAX(identity), COUNT(*), GROUP_CONCAT(DISTINCT camera_id), MIN(entered), MAX(left) "
+                "FROM sightings GROUP BY global_id ORDER BY MIN(entered), global_id").fetchall()
+        return [{"global_id": r[0], "identity": r[1], "sightings": r[2], "cameras": sorted((r[3] or "").split(",")),
+                 "first_entered": r[4], "last_left": r[5]} for r in rows]
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -3,15 +3,18 @@ iterable of ``Frame`` records (RGB uint8, index, timestamp, camera id, location)
 
 OpenCV (its bundled FFmpeg) reads files and streams. Opening fails with ``SourceError`` and a
 message naming the source and what went wrong; a *live* stream (URL or webcam) that stops
-delivering frames is reopened with exponential back-off (``reconnect`` attempts) before giving up,
-while a file that stops early simply ends (its ``error`` attribute says why if it was a read
-failure rather than the end).
+delivering frames is reopened with exponential back-off capped at ``max_backoff`` — by default
+for as long as the watcher runs (``reconnect=None``; an int gives up after that many failed
+attempts in a row; ``stop_event`` ends the waiting) — while a file that stops early simply ends
+(its ``error`` attribute says why if it was a read failure rather than the end). A live source
+counts what happened: ``reconnects`` (successful), ``outages`` (drops) and ``offline_seconds``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,11 +24,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..constants import IMAGE_SUFFIXES
 from ..errors import SourceError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
 
@@ -95,8 +98,9 @@ def _resize(rgb: np.ndarray, max_width: int | None) -> np.ndarray:
 class CaptureSource(VideoSource):
     """A file, webcam index or stream URL read through cv2.VideoCapture.
 
-    Options: ``reconnect`` (attempts after a live stream drops, default 5; 0 = none),
-    ``backoff`` (first wait in seconds, doubled each attempt up to ``max_backoff``),
+    Options: ``reconnect`` (failed attempts in a row after which a dropped live stream is given
+    up; None, the default, = never: retry for as long as the watcher runs; 0 = no retry),
+    ``backoff`` (first wait in seconds, doubled each attempt up to ``max_backoff``, default 8 s),
     ``open_timeout`` (seconds, for streams), ``max_width`` (downscale wider frames),
     ``realtime`` (files only: sleep to play at the file's frame rate, default False),
     ``start_frame``/``end_frame`` (files: a chunk of frames), ``started_at`` (UTC time of frame 0;
@@ -105,7 +109,7 @@ class CaptureSource(VideoSource):
     """
 
     def __init__(self, spec: str | int, camera_id: str, location: str | None, *, live: bool,
-                 reconnect: int = 5, backoff: float = 0.5, max_backoff: float = 8.0,
+                 reconnect: int | None = None, backoff: float = 0.5, max_backoff: float = 8.0,
                  open_timeout: float = 10.0, max_width: int | None = None,
                  realtime: bool = False, start_frame: int = 0, end_frame: int | None = None,
                  started_at: datetime | None = None) -> None:
@@ -113,13 +117,17 @@ class CaptureSource(VideoSource):
         self.camera_id = camera_id
         self.location = location
         self.live = live
-        self.reconnect = max(0, int(reconnect))
+        self.reconnect = None if reconnect is None or int(reconnect) < 0 else int(reconnect)
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self.open_timeout = float(open_timeout)
         self.max_width = max_width
         self.realtime = realtime
         self.reconnects = 0
+        self.outages = 0
+        self.offline_seconds = 0.0
+        self.delivered = 0
+        self.stop_event: threading.Event | None = None  # set by the watcher: stop reconnecting
         self.start_frame = max(0, int(start_frame))
         self.end_frame = end_frame
         # Live timestamps count from opening, so their wall clock is the opening time.
@@ -168,24 +176,40 @@ class CaptureSource(VideoSource):
         return _resize(_to_rgb(bgr), self.max_width)
 
     def _reopen(self) -> bool:
-        """Reopen a dropped live stream with exponential back-off; False when every attempt failed."""
+        """Reopen a dropped live stream with capped exponential back-off until it delivers a frame
+        (True), ``reconnect`` attempts failed in a row, or ``stop_event`` is set (False)."""
         self._capture.release()
+        self.outages += 1
+        dropped = time.monotonic()
         wait = self.backoff
-        for attempt in range(1, self.reconnect + 1):
-            log.warning("%s: stream dropped; reconnect %d/%d in %.1f s", self.describe(), attempt,
-                        self.reconnect, wait)
-            time.sleep(wait)
-            wait = min(wait * 2, self.max_backoff)
-            try:
-                self._capture = self._open()
-            except SourceError:
-                continue
-            first = self._read()
-            if first is not None:
-                self.reconnects += 1
-                self._first = first
-                return True
-            self._capture.release()
+        attempt = 0
+        try:
+            while self.reconnect is None or attempt < self.reconnect:
+                attempt += 1
+                limit = "∞" if self.reconnect is None else str(self.reconnect)
+                log.warning("%s: stream dropped; reconnect %d/%s in %.1f s", self.describe(), attempt, limit, wait)
+                if self._wait(wait):
+                    return False
+                wait = min(wait * 2, self.max_backoff)
+                try:
+                    self._capture = self._open()
+                except SourceError:
+                    continue
+                first = self._read()
+                if first is not None:
+                    self.reconnects += 1
+                    self._first = first
+                    return True
+                self._capture.release()
+            return False
+        finally:
+            self.offline_seconds += time.monotonic() - dropped
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep; True when the watcher was stopped meanwhile."""
+        if self.stop_event is not None:
+            return self.stop_event.wait(seconds)
+        time.sleep(seconds)
         return False
 
     def __iter__(self) -> Iterator[Frame]:
@@ -199,8 +223,10 @@ class CaptureSource(VideoSource):
             if rgb is None:
                 if self.live and self._reopen():
                     continue
-                if self.live:
-                    self.error = f"stream stopped and {self.reconnect} reconnect attempts failed"
+                if self.live and not (self.stop_event is not None and self.stop_event.is_set()):
+                    self.error = (f"stream stopped after {self.delivered} frames; {self.reconnect} reconnect "
+                                  f"attempts failed in a row ({self.outages} drop(s), "
+                                  f"{self.offline_seconds:.1f} s offline in all)")
                 elif self.frame_count and index < self.frame_count - 1:
                     # Files whose header promises more frames than decode: a truncated or damaged file.
                     self.error = f"read failed at frame {index} of {self.frame_count} (truncated or damaged file?)"
@@ -215,6 +241,7 @@ class CaptureSource(VideoSource):
                     delay = timestamp - (time.monotonic() - start)
                     if delay > 0:
                         time.sleep(delay)
+            self.delivered += 1
             yield Frame(index, timestamp, rgb, self.camera_id, self.location)
             index += 1
 

@@ -2,12 +2,18 @@
 
 Per camera (``CameraWatcher``), for each frame:
 
-* **Detection frames** (every N-th, or sooner when no track is live): detect (BlazeFace with a low
-  score floor, so ByteTrack's second stage sees weak faces), associate with the tracker, embed only
-  the faces that would improve their track's best captures, re-decide those tracks' identity
-  (identity.py) and alert when a track becomes a watchlist identity.
+* **Detection frames** (every N-th, or sooner when no track is live, and always on the first
+  frame of a new shot): detect (BlazeFace with a low score floor, so ByteTrack's second stage
+  sees weak faces; tiles where faces are small — resolution.py), embed every detection, and
+  associate with the tracker behind the appearance gate (tracking.py); re-decide the identity of
+  tracks whose best captures changed (identity.py), split a track whose captures vote for two
+  people, and alert when a track becomes a watchlist identity (with its votes and agreement).
+* **Shot cuts** (shotcut.py): on the first frame of a new shot every track must be re-found by
+  appearance — no identity crosses a cut on position alone — and nothing is propagated by flow.
 * **Unknown people** (``report_unknown``) are reported when their track ends, on its final
   decision: a face that starts turned away and is recognised later never alerts as unknown.
+  ``record_unknowns`` also stores their averaged embedding in the gallery's unknown faces
+  (``Gallery.add_unknowns``), for ``facelens gallery cluster`` and promotion to a person.
 * **Frames in between**: each live track's box is moved by sparse optical flow (pyramidal
   Lucas–Kanade on a grid of points inside the box, on a ≤ 480 px grey copy; median shift and
   scale); when too few points survive the track's constant-velocity prediction is used.
@@ -17,7 +23,9 @@ Per camera (``CameraWatcher``), for each frame:
   clamped to 1…``max_detect_every``. Busy CPU (more streams, more faces) → larger N.
 
 ``watch`` runs several cameras, one thread each; a camera that fails (cannot open, drops and
-does not come back) is reported in the summary and never stops the others.
+does not come back) is reported in the summary and never stops the others. A live camera is
+reopened with capped back-off for as long as the watcher runs (sources.py, ``reconnect``); its
+summary says how many frames it delivered, how often it dropped and for how long it was out.
 """
 
 from __future__ import annotations
@@ -36,16 +44,19 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..constants import DEFAULT_DETECTOR, DEFAULT_MODEL
 from ..errors import FacelensError, SourceError
 from ..alignment import align_face
 from ..detection import get_detector
 from ..pipeline import detect_rgb, embed_faces
 from ..types import Face
 from .alerts import Alert, AlertManager, Sink, snapshot_jpeg
-from .identity import PENDING, UNKNOWN, TrackIdentity, Watchlist, decide_track, sticky
+from .identity import PENDING, UNKNOWN, TrackIdentity, Watchlist, decide_track, sticky, vote_split
 from .linking import Linker, utc
+from .resolution import DetectionResolution
+from .shotcut import ShotCutDetector
 from .sources import Frame, VideoSource, default_camera_id, open_source
-from .tracking import Track, Tracker
+from .tracking import APPEARANCE_GATE, REID_GATE, Track, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +67,8 @@ GREY = (160, 160, 160)
 
 @dataclass(frozen=True)
 class WatchConfig:
-    detector: str = "blazeface"
-    model: str = "mobilefacenet"
+    detector: str = DEFAULT_DETECTOR
+    model: str = DEFAULT_MODEL
     detect_every: int | None = None  # fixed N; None = adaptive (Cadence)
     max_detect_every: int = 6
     target_fps: float | None = None  # adaptive cadence goal; None = the source's frame rate (or 25)
@@ -73,8 +84,13 @@ class WatchConfig:
     cooldown: float = 30.0
     flow: bool = True
     snapshot: bool = True
-    tile_size: int | None = None
-    detect_side: int | None = 640  # detect on a copy this large at most (None: full frame)
+    tile_size: int | str | None = "auto"  # "auto": tiles when faces are small (resolution.py); int: always; None: never
+    detect_side: int | None = 640  # the whole-frame pass runs on a copy this large at most (None: full frame)
+    shot_cuts: bool = True  # tracks re-confirm by appearance after a cut (shotcut.py)
+    appearance_gate: float | None = APPEARANCE_GATE  # None: position-only association (the old tracker)
+    reid_similarity: float = REID_GATE
+    vote_split: bool = True  # split a track whose captures vote for two identities
+    record_unknowns: bool = False  # store unknown tracks' embeddings in the gallery (Gallery.add_unknowns)
 
 
 @dataclass
@@ -93,6 +109,12 @@ class CameraSummary:
     fps: float = 0.0
     mean_detect_every: float = 0.0
     reconnects: int = 0
+    outages: int = 0  # times a live stream stopped delivering frames
+    offline_seconds: float = 0.0  # total time spent reconnecting
+    shot_cuts: int = 0
+    splits: int = 0  # tracks split because their captures voted for two people
+    tiled_frames: int = 0  # detection frames that also ran the tiled pass
+    unknowns_recorded: int = 0
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +122,7 @@ class CameraSummary:
         out["seconds"] = round(self.seconds, 3)
         out["fps"] = round(self.fps, 2)
         out["mean_detect_every"] = round(self.mean_detect_every, 2)
+        out["offline_seconds"] = round(self.offline_seconds, 2)
         return out
 
 
@@ -116,6 +139,11 @@ class RunSummary:
     @property
     def failed(self) -> list[CameraSummary]:
         return [c for c in self.cameras if c.error]
+
+    @property
+    def delivered_nothing(self) -> bool:
+        """True when no camera delivered a single frame (the CLI's exit code 10)."""
+        return all(c.frames == 0 for c in self.cameras)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -226,19 +254,9 @@ def detect_scaled(rgb: np.ndarray, detector: str, max_side: int | None, **option
     """Detect on a copy no larger than ``max_side`` (BlazeFace looks at 192 px anyway, and
     shrinking 720p/1080p frames with OpenCV's area filter costs more than the model), then align
     and measure quality on the full-resolution frame, so crops and embeddings lose nothing."""
-    scale = 1.0
-    if max_side and not options.get("tile_size") and max(rgb.shape[:2]) > max_side:
-        scale = max_side / max(rgb.shape[:2])
-    if scale == 1.0:
+    if options.get("tile_size"):
         return detect_rgb(rgb, detector, keep_crop=True, **options)
-    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-    faces = get_detector(detector, **options).detect(small)
-    out = []
-    for face in faces:
-        box = tuple(v / scale for v in face.box)
-        keypoints = {k: (x / scale, y / scale) for k, (x, y) in face.keypoints.items()}
-        out.append(align_face(rgb, face.replace(box=box, keypoints=keypoints), keep_crop=True))
-    return out
+    return [align_face(rgb, face, keep_crop=True) for face in _unaligned(rgb, detector, max_side, **options)]
 
 
 def _label(track: Track) -> tuple[str, tuple[int, int, int]]:
@@ -267,9 +285,14 @@ class CameraWatcher:
         fps = source.fps or 25.0
         self.tracker = Tracker(high_score=config.high_score, low_score=config.low_score,
                                max_age=max(1, round(config.max_age * fps)), keep_best=config.keep_best,
-                               camera_id=source.camera_id)
+                               camera_id=source.camera_id, appearance_gate=config.appearance_gate,
+                               reid_similarity=config.reid_similarity)
         self.cadence = Cadence(config.detect_every, config.target_fps or fps, config.max_detect_every)
         self.flow = FlowPropagator() if config.flow else None
+        self.cuts = ShotCutDetector() if config.shot_cuts else None
+        # A tiled detection frame may cost what the cadence can spread over its longest interval.
+        self.resolution = DetectionResolution(
+            config.tile_size, max_cost=config.max_detect_every / (config.target_fps or fps))
         origin = getattr(source, "spec", None)
         self.summary = CameraSummary(source.camera_id, source.location,
                                      str(origin if origin is not None else getattr(source, "folder", "")))
@@ -277,13 +300,17 @@ class CameraWatcher:
         self._writer: cv2.VideoWriter | None = None
         self._visible: set[int] = set()
         self._alerted: set[int] = set()
+        self._renamed: dict[int, int] = {}  # split this frame: old track id → continuing id
         self._last_detection = -1
 
     # -- one frame --------------------------------------------------------------------------
     def process(self, frame: Frame) -> list[Face]:
         started = time.perf_counter()
         grey = self.flow.grey(frame.image) if self.flow else None
-        detect = self.cadence.due()
+        cut = self.cuts is not None and self.cuts.is_cut(frame.image)
+        if cut:
+            self._cut(frame)
+        detect = cut or self.cadence.due()
         if detect:
             faces = self._detect(frame)
             if self.flow:
@@ -299,30 +326,52 @@ class CameraWatcher:
             self.on_frame(frame, faces)
         return faces
 
-    def _detect(self, frame: Frame) -> list[Face]:
+    def _cut(self, frame: Frame) -> None:
+        """First frame of a new shot: positions mean nothing any more (see tracking.cut)."""
+        self.summary.shot_cuts += 1
+        self.tracker.cut(frame.index)
+        self._visible.clear()
+        self.resolution.reset()
+        if self.flow:
+            self.flow.previous = None
+
+    def _find_faces(self, frame: Frame) -> list[Face]:
         options = {"min_score": self.config.low_score}
-        if self.config.tile_size:
-            options["tile_size"] = self.config.tile_size
-        found = detect_scaled(frame.image, self.config.detector, self.config.detect_side, **options)
+        if self.resolution.auto or self.resolution.tile is not None:
+            whole = _unaligned(frame.image, self.config.detector, self.config.detect_side, **options)
+            faces, tiled = self.resolution.detect(frame.image, frame.timestamp, whole, self.config.detector,
+                                                  self.config.low_score)
+            self.summary.tiled_frames += tiled
+            return [align_face(frame.image, face, keep_crop=True) for face in faces]
+        return detect_scaled(frame.image, self.config.detector, self.config.detect_side, **options)
+
+    def _detect(self, frame: Frame) -> list[Face]:
+        found = self._find_faces(frame)
         embed = functools.partial(self._embed, frame.image) if self.watchlist is not None else None
-        tracked = self.tracker.update(found, frame.index, frame.timestamp, embed=embed)
+        gated = embed is not None and self.config.appearance_gate is not None
+        tracked = self.tracker.update(found, frame.index, frame.timestamp, embed=embed, embed_all=gated)
         self.summary.detection_frames += 1
         self.summary.faces += len(tracked)
         self._last_detection = frame.index
-        self._visible = {f.attributes["track_id"] for f in tracked}
         if self.watchlist is not None:
-            # Faces embedded by the tracker (stage 3) are already among their track's captures.
-            ready = [f for f in tracked if f.embedding is not None]
-            wanted = [f for f in tracked if f.embedding is None and self.tracker.wants(f.attributes["track_id"], f)]
-            embedded = embed(wanted) if wanted else []
-            for face in embedded:
-                self.tracker.observe(face.attributes["track_id"], face)
-            for face in ready + embedded:
-                self._decide(self.tracker.tracks[face.attributes["track_id"]], frame, face.box)
+            if not gated:  # embed only the faces that improve their track's captures
+                wanted = [f for f in tracked if f.embedding is None and self.tracker.wants(f.attributes["track_id"], f)]
+                for face in embed(wanted) if wanted else []:
+                    self.tracker.observe(face.attributes["track_id"], face)
+            for face in tracked:
+                track = self.tracker.tracks.get(face.attributes["track_id"])
+                if track is not None and track.captures_changed:
+                    track.captures_changed = False
+                    self._decide(track, frame, face.box)
         out = []
         for face in tracked:
-            track = self.tracker.tracks[face.attributes["track_id"]]
-            out.append(self._annotate(face.replace(crop=None), track))
+            # A split moved this face's track under a new id: show the face with the live track.
+            track = self.tracker.tracks.get(self._renamed.get(face.attributes["track_id"], face.attributes["track_id"]))
+            if track is None:
+                continue
+            out.append(self._annotate(face.replace(crop=None).with_attributes(track_id=track.track_id), track))
+        self._visible = {f.attributes["track_id"] for f in out}
+        self._renamed.clear()
         return out
 
     def _embed(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
@@ -348,7 +397,7 @@ class CameraWatcher:
             out.append(self._annotate(face, track))
             decision = track.attributes.get("identity")
             if decision is not None and decision.known:
-                self.alerts.seen(frame.camera_id, decision.state, frame.timestamp)
+                self.alerts.seen(frame.camera_id, decision.state, frame.timestamp, track.track_id, track.first_seen)
         return out
 
     def _annotate(self, face: Face, track: Track) -> Face:
@@ -361,12 +410,22 @@ class CameraWatcher:
 
     # -- identity and alerts ----------------------------------------------------------------
     def _decide(self, track: Track, frame: Frame, box) -> None:
+        if self.config.vote_split:
+            sides = vote_split(track.best_faces, self.watchlist, self.config.threshold,
+                               min_votes=self.config.min_captures)
+            continuing = self.tracker.split(track.track_id, *sides) if sides else None
+            if continuing is not None:
+                # The older part ended as a track of its own (decided when it is handed out).
+                self.summary.splits += 1
+                self._renamed[track.track_id] = continuing.track_id
+                track = continuing
+                track.captures_changed = False
         decision = decide_track(track, self.watchlist, min_captures=self.config.min_captures,
                                 min_agreement=self.config.min_agreement, threshold=self.config.threshold)
         decision = sticky(track.attributes.get("identity"), decision)
         track.attributes["identity"] = decision
         if decision.known:
-            self.alerts.seen(frame.camera_id, decision.state, frame.timestamp)
+            self.alerts.seen(frame.camera_id, decision.state, frame.timestamp, track.track_id, track.first_seen)
             if self._alert(track, decision, "match", frame, box):
                 self.summary.alerts += 1
 
@@ -385,7 +444,7 @@ class CameraWatcher:
             first_seen=track.first_seen, last_seen=track.last_seen,
             first_seen_utc=utc(start, track.first_seen), last_seen_utc=utc(start, track.last_seen),
             box=tuple(box) if box is not None else track.box, votes=decision.votes, captures=decision.captures,
-            snapshot=snapshot)
+            agreement=round(decision.agreement, 3) if decision.captures else None, snapshot=snapshot)
         sent = self.alerts.offer(alert)
         if sent:
             self._alerted.add(track.track_id)
@@ -397,6 +456,11 @@ class CameraWatcher:
             self.summary.tracks += 1
             self._visible.discard(track.track_id)
             decision: TrackIdentity | None = track.attributes.get("identity")
+            if self.watchlist is not None and (decision is None or track.captures_changed) and track.captures:
+                decision = sticky(decision, decide_track(
+                    track, self.watchlist, min_captures=self.config.min_captures,
+                    min_agreement=self.config.min_agreement, threshold=self.config.threshold))
+                track.attributes["identity"] = decision
             if self.watchlist is not None and decision is not None and decision.state == PENDING:
                 decision = replace(decision, state=UNKNOWN)
                 track.attributes["identity"] = decision
@@ -405,12 +469,11 @@ class CameraWatcher:
                     and decision.captures >= self.config.unknown_min_captures):
                 if self._alert(track, decision, "unknown", None, None):
                     self.summary.unknown_alerts += 1
+            template = _template(track)
+            if (self.config.record_unknowns and decision is not None and decision.state == UNKNOWN
+                    and template is not None and decision.captures >= self.config.unknown_min_captures):
+                self.summary.unknowns_recorded += _record_unknown(self.watchlist, template, self.config.model)
             if self.linker is not None and track.hits >= 2:
-                embeddings = track.embeddings
-                template = None
-                if len(embeddings):
-                    mean = embeddings.mean(0)
-                    template = mean / max(float(np.linalg.norm(mean)), 1e-12)
                 self.linker.link(identity=decision.identity if decision else None, template=template,
                                  camera_id=self.source.camera_id, location=self.source.location,
                                  track_id=track.track_id, first_seen=track.first_seen,
@@ -439,6 +502,8 @@ class CameraWatcher:
 
     def run(self, stop: threading.Event | None = None, progress: Callable[[int], None] | None = None) -> CameraSummary:
         started = time.perf_counter()
+        if stop is not None and hasattr(self.source, "stop_event"):
+            self.source.stop_event = stop  # a live source stops reconnecting when the run stops
         try:
             for frame in self.source:
                 self.process(frame)
@@ -459,6 +524,8 @@ class CameraWatcher:
             self.summary.fps = self.summary.frames / self.summary.seconds if self.summary.seconds > 0 else 0.0
             self.summary.mean_detect_every = self.cadence.mean_every
             self.summary.reconnects = getattr(self.source, "reconnects", 0)
+            self.summary.outages = getattr(self.source, "outages", 0)
+            self.summary.offline_seconds = getattr(self.source, "offline_seconds", 0.0)
         return self.summary
 
     def close(self) -> None:
@@ -544,6 +611,39 @@ def watch(sources: Sequence[Any], watchlist: Watchlist | None, sinks: Sequence[S
         if alerts is None:
             manager.close()
     return RunSummary([s for s in summaries if s is not None], time.perf_counter() - started, list(manager.sent))
+
+
+def _unaligned(rgb: np.ndarray, detector: str, max_side: int | None, **options) -> list[Face]:
+    """The whole-frame pass on a ≤ ``max_side`` copy, boxes in full-frame pixels, not aligned."""
+    scale = min(1.0, max_side / max(rgb.shape[:2])) if max_side else 1.0
+    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR) if scale < 1.0 else rgb
+    faces = get_detector(detector, **options).detect(small)
+    if scale == 1.0:
+        return faces
+    return [face.replace(box=tuple(v / scale for v in face.box),
+                         keypoints={k: (x / scale, y / scale) for k, (x, y) in face.keypoints.items()})
+            for face in faces]
+
+
+def _template(track: Track) -> np.ndarray | None:
+    embeddings = track.embeddings
+    if not len(embeddings):
+        return None
+    mean = embeddings.mean(0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+_UNKNOWN_LOCK = threading.Lock()  # one gallery written from every camera thread
+
+
+def _record_unknown(watchlist: Any, template: np.ndarray, model: str) -> int:
+    """Store an unknown track's template in the watchlist's gallery (if it has one); 1 when stored."""
+    gallery = getattr(watchlist, "gallery", None)
+    if gallery is None or not hasattr(gallery, "add_unknowns"):
+        return 0
+    with _UNKNOWN_LOCK:
+        gallery.add_unknowns(template[None, :], model)
+    return 1
 
 
 class _Progress:

@@ -1,0 +1,52 @@
+"""What every route module needs: the server state, the caller, uploads, audit lines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request, UploadFile
+
+from ...errors import BadInputError
+from ..errors import ApiError
+from ..state import ServerState
+
+IMAGE_TYPES = ("image/", "application/octet-stream")
+
+
+def server(request: Request) -> ServerState:
+    return request.app.state.server
+
+
+async def image_bytes(upload: UploadFile, what: str = "image") -> bytes:
+    """The bytes of an uploaded image part (the body size was bounded by the middleware)."""
+    declared = (upload.content_type or "").lower()
+    if declared and not declared.startswith(IMAGE_TYPES):
+        raise ApiError(415, "unsupported_media_type", f"{what}: an image is expected, not {declared}")
+    data = await upload.read()
+    if not data:
+        raise BadInputError(f"{what} ({upload.filename or 'upload'}): empty (0 bytes)")
+    return data
+
+
+def label(upload: UploadFile, what: str = "image") -> str:
+    """What results and messages call an upload: its file name as the client gave it."""
+    return (upload.filename or what).replace("/", "_")[-200:]
+
+
+def parse_json_field(text: str | None, what: str) -> dict[str, Any]:
+    """A form field holding a JSON object (multipart cannot nest)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"{what} is not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise BadInputError(f"{what} must be a JSON object")
+    return value
+
+
+def record(state: ServerState, key: Any, event: str, subject: str | None, **details: Any) -> None:
+    """The audit line of a mutating API call: which key did it (the library's own entry says what)."""
+    state.gallery.audit.append(f"api.{event}", subject, {"key": key.name, "role": key.role, **details})

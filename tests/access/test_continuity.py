@@ -1,0 +1,144 @@
+"""Photo swaps, cuts and flat prints against the access decision, on real faces; live sequences
+(real video frames) granted. Frames: tests/data/access (provenance in tests/data/PROVENANCE.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from access_support import ACCESS_DATA, make_policy, read_rgb
+
+from facelens.access import attacks, attacks_holdout, check
+from facelens.access.continuity import MIN_TURN_RESIDUAL, TrackContinuity, gradual_blink, planarity_residual
+from facelens.access.liveness_active import TURN_DEGREES
+from facelens.errors import NotFoundError
+from facelens.pipeline import detect_rgb
+
+# A printed open-eyes photo, swapped for a closed-eyes one for two frames and back (15 fps)
+BLINK_SWAP = [0] * 5 + [1] * 2 + [0] * 6
+
+
+def presenter(first: int, last: int, step: int = 2) -> list[np.ndarray]:
+    """Real frames of the presenter clip (30 fps): blinks at 109–114 and 418–423, a smile 150–166."""
+    return [read_rgb(ACCESS_DATA / "presenter" / f"f{i:03d}.jpg") for i in range(first, last + 1, step)]
+
+
+@pytest.fixture
+def door(tmp_path, orl_eyes, orl12):
+    from facelens.gallery import Gallery
+    from facelens.usecases.enrolment import enrol
+
+    with Gallery(tmp_path / "swap.db") as g:
+        enrol(g, "s11", [orl_eyes["s11"][10]])
+        enrol(g, "s12", [orl12[3]])
+        enrol(g, "presenter", [ACCESS_DATA / "enrol" / "presenter.jpg"])
+        enrol(g, "lin", [ACCESS_DATA / "enrol" / "lin-manuel-miranda.jpg"])
+        yield g
+
+
+def swap_refused(decision) -> bool:
+    return not decision.granted and any("photo swap" in r for r in decision.reasons)
+
+
+@pytest.mark.parametrize("width,kind", [(320, "print"), (640, "screen"), (1280, "print"), (1920, "screen")])
+def test_blink_photo_swap_is_refused_at_every_capture_size(door, orl_eyes, width, kind):
+    """ORL s11's open-eyes photo (1) and closed-eyes photo (4), printed or on a screen, held in
+    the hand, lined up and swapped: refused by the continuity rule alone (active liveness) and
+    at a liveness-both door."""
+    s11 = orl_eyes["s11"]
+    face_width = float(np.mean(attacks.CAPTURE_BANDS[width]))
+    frames = attacks.swap_sequence([s11[1], s11[4]], BLINK_SWAP, width, face_width, kind, seed=width)
+    assert frames[0].shape == (int(round(width * attacks.FRAME_ASPECT)), width, 3)
+    active = check(frames, "s11", make_policy(liveness="active", max_failures=100), gallery=door, challenge="blink")
+    assert swap_refused(active), active.reasons
+    assert active.similarity >= active.threshold  # the right person's photos: only liveness stops them
+    both = check(frames, "s11", make_policy(liveness="both", max_failures=100), gallery=door, challenge="blink")
+    assert not both.granted
+
+
+def test_smile_photo_swap_and_held_out_simulator_are_refused(door, orl12):
+    """A neutral photo swapped for a smiling one (ORL s12), recaptured by the held-out simulator."""
+    frames = attacks.swap_sequence([orl12[1], orl12[2]], [0] * 5 + [1] * 10, 640, 130.0, "print", seed=3,
+                                   simulator=attacks_holdout)
+    decision = check(frames, "s12", make_policy(liveness="active", max_failures=100), gallery=door, challenge="smile")
+    assert swap_refused(decision), decision.reasons
+
+
+def test_live_blink_and_smile_are_granted(door):
+    """Real video: the presenter blinks (frames 100–124) and smiles (140–170), at 15 fps."""
+    for frames, challenge in ((presenter(100, 124), "blink"), (presenter(140, 170), "smile")):
+        decision = check(frames, "presenter", make_policy(liveness="both"), gallery=door, challenge=challenge)
+        assert decision.granted, (challenge, decision.reasons)
+        assert decision.liveness.passive >= 0.5
+
+
+def test_live_blink_granted_at_other_capture_sizes(door):
+    """The same real blink (30 fps) shrunk into a 320-px frame and enlarged into a 1280-px one."""
+    from facelens.access.swap_eval import fit_to_band
+
+    for width, face_width in ((320, 75.0), (1280, 250.0)):
+        frames = fit_to_band(presenter(100, 124, 1), width, face_width)
+        decision = check(frames, "presenter", make_policy(liveness="active"), gallery=door, challenge="blink", fps=30)
+        assert decision.granted, (width, decision.reasons)
+
+
+def test_head_turn_moves_as_a_3d_face_and_a_turned_print_does_not(door, hamilton):
+    from facelens.attributes.mesh import face_mesh, yaw_degrees
+
+    def mesh(rgb):
+        return face_mesh(rgb, max(detect_rgb(rgb), key=lambda f: f.area))
+
+    frontal, turned = mesh(hamilton[0]), mesh(hamilton[14])  # a real turn: mesh yaw +13° → −21°
+    assert yaw_degrees(frontal) - yaw_degrees(turned) >= 25
+    assert planarity_residual(frontal, turned) >= 2 * MIN_TURN_RESIDUAL
+    # the same frame as a flat print turned by 30° about its vertical axis: a homography moves
+    # it, so the mesh does not turn like a head (and what moved is planar)
+    face = max(detect_rgb(hamilton[0]), key=lambda f: f.area)
+    flat = mesh(attacks_holdout.turned_print(hamilton[0], 30.0, face.center))
+    assert abs(yaw_degrees(flat) - yaw_degrees(frontal)) < TURN_DEGREES
+    assert planarity_residual(frontal, flat) < MIN_TURN_RESIDUAL
+    # through the whole decision: a print turned 0 → 40° in front of the camera fails the turn
+    angles = [0.0] * 5 + list(np.linspace(4, 40, 10))
+    frames = [attacks.camera_jitter(attacks_holdout.turned_print(hamilton[0], a, face.center), np.random.default_rng(i))
+              for i, a in enumerate(angles)]
+    decision = check(frames, "lin", make_policy(liveness="active"), gallery=door, challenge="turn_right")
+    assert not decision.granted and decision.liveness.active == 0.0
+
+
+def test_cuts_jumps_and_spliced_streams_are_refused(door, hamilton):
+    import cv2
+
+    smaller = cv2.resize(hamilton[6], (hamilton[6].shape[1] // 2, hamilton[6].shape[0] // 2))
+    spliced = check(hamilton[:6] + [smaller] + hamilton[7:20], "lin", make_policy(), gallery=door, challenge="turn_right")
+    assert not spliced.granted and "frame size changed" in spliced.reasons[0]
+    jumped_frame = np.roll(hamilton[6], hamilton[6].shape[1] // 3, axis=1)  # the face jumps sideways in 1/15 s
+    jump = check(hamilton[:6] + [jumped_frame] + hamilton[7:20], "lin", make_policy(), gallery=door, challenge="turn_right")
+    assert not jump.granted and "jumped" in jump.reasons[0]
+    # the continuity numbers of a real clip stay far from the limits
+    track = TrackContinuity()
+    assert all(track.step(f.shape, max(detect_rgb(f), key=lambda x: x.area).box) is None for f in hamilton[:16])
+    assert track.worst_shift < track.max_shift / 2
+
+
+def test_gradual_blink_needs_a_frame_between_closed_and_open():
+    assert gradual_blink([0.22, 0.12, 0.24], baseline=0.30, noise=0.005)
+    assert not gradual_blink([0.12, 0.125], baseline=0.30, noise=0.005)  # a closed photo, twice
+    assert not gradual_blink([0.12, 0.14], baseline=0.30, noise=0.01)  # within 3 σ of the closed level
+
+
+def test_bad_input_one_frame_and_a_door_without_policy(door, hamilton, tmp_path):
+    one = check([hamilton[0]], "lin", make_policy(liveness="passive"), gallery=door)
+    assert not one.granted and "too few frames" in one.reasons[0]
+    with pytest.raises(NotFoundError):
+        check(hamilton, "lin", "no-such-door", gallery=door, challenge="turn_right")
+
+
+def test_cli_door_without_policy_exits_8(tmp_path, capsys):
+    from facelens.cli.app import run_cli
+
+    db = str(tmp_path / "cli.db")
+    assert run_cli(["gallery", "enrol", "lin", str(ACCESS_DATA / "enrol" / "lin-manuel-miranda.jpg"), "--db", db]) == 0
+    frames = str(ACCESS_DATA / "hamilton")
+    assert run_cli(["access", "check", "--frames", frames, "--claim", "lin", "--door", "lab", "--db", db]) == 8
+    assert "no access policy for door 'lab'" in capsys.readouterr().err
+    assert run_cli(["access", "check", "--frames", frames, "--claim", "lin", "--door", "default",
+                    "--challenge", "turn_right", "--db", db, "--json"]) == 0

@@ -1,0 +1,317 @@
+"""The server under test: `facelens serve` in a subprocess on a free loopback port, over a fresh
+database, with one API key per role, a real Mosquitto broker (started here; MQTT tests skip when
+the `mosquitto` binary is absent) and a small webhook receiver. Real faces from tests/data.
+
+One main server is shared by the whole directory (names used by tests are unique per test); a
+second one with tiny limits serves the rate-limit and queue tests (see test_errors.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("uvicorn")
+pytest.importorskip("argon2")
+pytest.importorskip("sse_starlette")
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+FACES = DATA / "faces"
+VIDEO = DATA / "video"
+ROLES = ("admin", "operator", "viewer", "device")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def image(name: str, folder: Path = FACES) -> tuple[str, bytes, str]:
+    """An upload tuple for httpx ``files=``."""
+    path = folder / name
+    kind = "image/png" if path.suffix == ".png" else "image/jpeg"
+    return path.name, path.read_bytes(), kind
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+# ---------------------------------------------------------------- Mosquitto
+
+
+@dataclass
+class Broker:
+    host: str
+    port: int
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory) -> Broker | None:
+    """A real Mosquitto on a free port (None when the binary is not installed: MQTT tests skip)."""
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if binary is None:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("mosquitto")
+    port = free_port()
+    conf = folder / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    f"log_dest file {folder / 'mosquitto.log'}\n")
+    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _connectable(port), 15, what="mosquitto to listen")
+        yield Broker("127.0.0.1", port)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _connectable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class MqttLog:
+    """Every message on the broker (subscribed to '#' before the server starts)."""
+
+    def __init__(self, broker: Broker) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="facelens-test")
+        self.client.on_message = self._on_message
+        connected = threading.Event()
+        self.client.on_connect = lambda client, *_: (client.subscribe("#", qos=1), connected.set())
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        assert connected.wait(10), "test subscriber could not connect to mosquitto"
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        with self._lock:
+            self.messages.append((message.topic, message.payload, bool(message.retain)))
+
+    def on(self, topic: str) -> list[bytes]:
+        with self._lock:
+            return [payload for t, payload, _ in self.messages if t == topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture(scope="session")
+def mqtt_log(broker):
+    if broker is None:
+        yield None
+        return
+    log = MqttLog(broker)
+    yield log
+    log.close()
+
+
+# ---------------------------------------------------------------- webhook receiver
+
+
+class HookReceiver:
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def hook():
+    receiver = HookReceiver()
+    yield receiver
+    receiver.close()
+
+
+# ---------------------------------------------------------------- the server
+
+
+@dataclass
+class Server:
+    base: str
+    db: Path | str
+    folder: Path
+    env: dict
+    keys: dict[str, str] = field(default_factory=dict)  # key name → key
+    process: subprocess.Popen | None = None
+
+    def client(self, key_name: str | None = "admin", **options) -> "httpx.Client":
+        headers = {"X-API-Key": self.keys[key_name]} if key_name else {}
+        return httpx.Client(base_url=self.base, headers=headers, timeout=options.pop("timeout", 60), **options)
+
+    def log(self) -> str:
+        path = self.folder / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def start_server(folder: Path, config: str, key_roles: dict[str, str], db: str | None = None) -> Server:
+    from facelens.gallery import Gallery
+    from facelens.server.auth import KeyStore
+
+    secret = base64.b64encode(os.urandom(32)).decode()
+    env = {k: v for k, v in os.environ.items() if k not in ("FACELENS_DB", "FACELENS_KEY_FILE", "FACELENS_CONFIG")}
+    env.update(FACELENS_KEY=secret, XDG_DATA_HOME=str(folder / "xdg-data"), XDG_CONFIG_HOME=str(folder / "xdg-config"),
+               FACELENS_THREADS="1")
+    db = db or folder / "server.db"
+    with Gallery(db, key=secret) as gallery:
+        store = KeyStore(gallery)
+        keys = {name: store.create(name, role, by="tests")["key"] for name, role in key_roles.items()}
+    (folder / "facelens.toml").write_text(config)
+    port = free_port()
+    server = Server(f"http://127.0.0.1:{port}", db, folder, env, keys)
+    log = (folder / "server.log").open("wb")
+    server.process = subprocess.Popen(
+        [sys.executable, "-m", "facelens", "serve", "--port", str(port), "--db", str(db),
+         "--config", str(folder / "facelens.toml")], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def up() -> bool:
+        if server.process.poll() is not None:
+            raise AssertionError("server exited at start-up:\n" + server.log()[-3000:])
+        try:
+            return httpx.get(f"{server.base}/health", timeout=2).status_code in (200, 503)
+        except httpx.TransportError:
+            return False
+
+    wait_until(up, 90, 0.3, "the server to answer /health")
+    return server
+
+
+def stop_server(server: Server) -> None:
+    if server.process is not None and server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+
+
+def main_config(broker: Broker | None, hook_url: str, dead_letter: Path) -> str:
+    mqtt = f'\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n' if broker else ""
+    return f"""
+[server]
+max_upload_mb = 1
+rate_per_minute = 60000
+rate_burst = 2000
+workers = 2
+queue = 32
+
+[watchlists.vip]
+# Deliberately permissive (any face matches the best vip identity, biden scores -0.09 against
+# obama): the review test needs a stranger mistaken for somebody before it can teach otherwise.
+threshold = -1.0
+cooldown_s = 0
+
+[[cameras]]
+id = "door"
+source = "push"
+location = "front door"
+watchlist = "vip"
+detect_every = 1
+push_queue = 4
+
+[watchlists.corridor]
+
+[[cameras]]
+id = "corridor"
+source = "{VIDEO / 'corridor.mp4'}"
+location = "corridor"
+watchlist = "corridor"
+autostart = false
+detect_every = 2
+happiness = true
+
+[[cameras]]
+id = "ghost"
+source = "rtsp://127.0.0.1:{free_port()}/stream"
+location = "nowhere"
+backoff_s = 0.2
+max_backoff_s = 2
+{mqtt}
+[[webhooks]]
+url = "{hook_url}"
+dead_letter = "{dead_letter}"
+attempts = 2
+
+[doors.lab]
+liveness = "none"
+
+[doors.vault]
+liveness = "active"
+challenges = ["turn_right"]
+"""
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, broker, mqtt_log, hook) -> Server:
+    folder = tmp_path_factory.mktemp("server")
+    running = start_server(folder, main_config(broker, hook.url, folder / "dead-letter.jsonl"),
+                           {**{role: role for role in ROLES}, "to-revoke": "viewer"})
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def admin(server):
+    with server.client("admin") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def operator(server):
+    with server.client("operator") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def viewer(server):
+    with server.client("viewer") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def device(server):
+    with server.client("device") as client:
+        yield client
