@@ -272,24 +272,20 @@ def benchmark(data: Path, anchor: bool = True) -> list[dict]:
     return rows
 
 
-def gates(data: Path) -> dict:
-    """Same-person vs different-person cosine similarities of MobileFaceNet embeddings, as the
-    tracker sees them: a detection against the running template (0.8·old + 0.2·new) of its own
-    labelled person (same shot) and of every other labelled person in the video; plus LFW View 2
-    impostor pairs (folds 1–2). Prints percentiles by eye distance; tracking.py's gates come from
-    here."""
+def labelled_embeddings(data: Path) -> list[tuple[str, int, int, str, np.ndarray, float]]:
+    """(video, frame, shot, person, MobileFaceNet embedding, eye distance) of every labelled face
+    of the benchmark videos that BlazeFace finds (tiles of 480 px on the 1080p crowd)."""
+    from facelens.alignment import align_face
+    from facelens.detection import get_detector
     from facelens.detection.base import iou_matrix
     from facelens.detection.tiling import detect_tiles, merge
-    from facelens.detection import get_detector
-    from facelens.alignment import align_face
-    from facelens.pipeline import embed_faces
     from facelens.evaluation.video import load_labels
+    from facelens.pipeline import embed_faces
 
-    same, other = [], []
+    out = []
     for name in BENCHMARK:
         labels = load_labels(LABELS / f"{name}.json")
         capture = cv2.VideoCapture(str(data / "video" / f"{name}.mp4"))
-        templates: dict[str, tuple[int, np.ndarray]] = {}
         index = 0
         while True:
             ok, bgr = capture.read()
@@ -300,30 +296,45 @@ def gates(data: Path) -> dict:
             if truth:
                 found = get_detector("blazeface", min_score=0.35).detect(rgb)
                 if max(rgb.shape[:2]) > 1000:
-                    found = merge(found + detect_tiles(rgb, get_detector("blazeface", min_score=0.35, near_fallback=False), 480),
-                                  rgb.shape[1], rgb.shape[0])
+                    tiles = detect_tiles(rgb, get_detector("blazeface", min_score=0.35, near_fallback=False), 480)
+                    found = merge(found + tiles, rgb.shape[1], rgb.shape[0])
                 faces = [align_face(rgb, f, keep_crop=True) for f in found]
                 if faces:
                     overlaps = iou_matrix(np.array([f.box for f in faces]), np.array([b for _, b in truth]))
                     pairs = [(faces[i], truth[j][0]) for i, j in enumerate(overlaps.argmax(1)) if overlaps[i, j] >= 0.5]
-                    embedded = embed_faces(rgb, [f for f, _ in pairs])
                     shot = sum(index >= c for c in labels.cuts)
-                    for face, (_, person) in zip(embedded, pairs):
+                    for face, (_, person) in zip(embed_faces(rgb, [f for f, _ in pairs]), pairs):
                         eyes = face.quality.face_size if face.quality else float("nan")
-                        for who, (where, template) in templates.items():
-                            sim = float(face.embedding @ template)
-                            if who == person and where == shot:
-                                same.append((sim, eyes, name))
-                            elif who != person:
-                                other.append((sim, eyes, name))
-                        old = templates.get(person)
-                        if old is None or old[0] != shot:
-                            templates[person] = (shot, face.embedding)
-                        else:
-                            mixed = 0.8 * old[1] + 0.2 * face.embedding
-                            templates[person] = (shot, mixed / np.linalg.norm(mixed))
+                        out.append((name, index, shot, person, face.embedding, eyes))
             index += 1
-        print(f"{name}: {len(same)} same-person, {len(other)} different-person comparisons so far", flush=True)
+        print(f"{name}: {len(out)} labelled faces embedded so far", flush=True)
+    return out
+
+
+def gates(data: Path) -> dict:
+    """Same-person vs different-person cosine similarities of MobileFaceNet embeddings, as the
+    tracker sees them: a detection against the running template (0.8·old + 0.2·new) of its own
+    labelled person (same shot) and of every other labelled person in the video; plus LFW View 2
+    impostor pairs (folds 1–2). Prints percentiles by eye distance; tracking.py's gates come from
+    here."""
+    same, other = [], []
+    templates: dict[tuple[str, str], tuple[int, np.ndarray]] = {}
+    for name, _, shot, person, embedding, eyes in labelled_embeddings(data):
+        for (video, who), (where, template) in templates.items():
+            if video != name:
+                continue
+            sim = float(embedding @ template)
+            if who == person and where == shot:
+                same.append((sim, eyes, name))
+            elif who != person:
+                other.append((sim, eyes, name))
+        old = templates.get((name, person))
+        if old is None or old[0] != shot:
+            templates[(name, person)] = (shot, embedding)
+        else:
+            mixed = 0.8 * old[1] + 0.2 * embedding
+            templates[(name, person)] = (shot, mixed / np.linalg.norm(mixed))
+    print(f"{len(same)} same-person, {len(other)} different-person comparisons", flush=True)
     lfw = _lfw_impostors(data)
     result = {"lfw_impostor_pairs": len(lfw)}
     groups = [("all faces", 0.0, None), ("eye distance >= 8 px", 8.0, None)] + [(n, 0.0, n) for n in BENCHMARK]
@@ -368,64 +379,36 @@ def _lfw_impostors(data: Path, folds: int = 2) -> np.ndarray:
     return np.array(sims)
 
 
-def linking(data: Path) -> dict:
-    """Similarity of finished tracks' templates (what the Linker compares): tracks of the same
-    labelled person vs tracks of different people, over the three benchmark videos watched as
-    three cameras of one run, plus LFW impostor pairs."""
-    from facelens.evaluation.video import load_labels
-    from facelens.video.identity import MemoryWatchlist
-    from facelens.video.linking import Linker
-    from facelens.video.watch import SourceSpec, WatchConfig, watch
-
-    class Collect(Linker):
-        def __init__(self):
-            super().__init__(None)
-            self.tracks = []
-
-        def link(self, **track):
-            self.tracks.append(track)
-            return super().link(**track)
-
-    people = {name: [data / path] for name, path in ENROLLED.items()}
-    wl = MemoryWatchlist.from_images(people)
+def linking(data: Path, seconds: float = 1.0) -> dict:
+    """What the Linker compares: templates of finished tracks (the mean of up to 5 best captures).
+    Each labelled person's frames are cut into pieces of ``seconds`` (a stand-in for the tracks a
+    camera would make of them); a piece's template is the mean of its 5 embeddings with the
+    largest eye distance. Same person (two pieces) vs different people (any two pieces of two
+    people, across all three videos), plus LFW impostor pairs."""
+    pieces: dict[tuple[str, str, int], list[tuple[float, np.ndarray]]] = {}
+    for name, frame, _, person, embedding, eyes in labelled_embeddings(data):
+        fps = 25.0 if "crowd" in name else 29.97
+        pieces.setdefault((name, person, int(frame / (seconds * fps))), []).append((eyes, embedding))
     templates = []
-    for name in BENCHMARK:
-        labels = load_labels(LABELS / f"{name}.json")
-        votes: dict[int, dict[str, int]] = {}
-
-        def record(frame, faces, labels=labels, votes=votes):
-            from facelens.detection.base import iou_matrix
-
-            truth = labels.faces.get(frame.index, [])
-            for face in faces:
-                if truth:
-                    overlaps = iou_matrix(np.array([face.box]), np.array([b for _, b in truth]))[0]
-                    if overlaps.max() >= 0.5:
-                        who = truth[int(overlaps.argmax())][0]
-                        counts = votes.setdefault(face.attributes["track_id"], {})
-                        counts[who] = counts.get(who, 0) + 1
-
-        linker = Collect()
-        watch([SourceSpec(str(data / "video" / f"{name}.mp4"), name)], wl, config=WatchConfig(), linker=linker,
-              on_frame=record)
-        for track in linker.tracks:
-            counts = votes.get(track["track_id"])
-            if track["template"] is not None and counts:
-                templates.append((f"{name}:{max(counts, key=counts.get)}", track["template"]))
+    for (name, person, _), items in pieces.items():
+        best = [e for _, e in sorted(items, key=lambda item: -item[0])[:5]]
+        mean = np.mean(best, axis=0)
+        templates.append((f"{name}:{person}", mean / np.linalg.norm(mean)))
     same, different = [], []
     for i, (a, ta) in enumerate(templates):
         for b, tb in templates[i + 1:]:
             (same if a == b else different).append(float(ta @ tb))
     same, different = np.array(same), np.array(different)
     lfw = _lfw_impostors(data)
-    result = {"tracks": len(templates), "same_pairs": len(same), "different_pairs": len(different),
+    result = {"templates": len(templates), "same_pairs": len(same), "different_pairs": len(different),
               "same_p5_p25_median": np.percentile(same, [5, 25, 50]).round(3).tolist(),
-              "different_p99_p999_max": [*np.percentile(different, [99, 99.9]).round(3).tolist(), round(float(different.max()), 3)],
+              "different_p99_p999_max": [*np.percentile(different, [99, 99.9]).round(3).tolist(),
+                                         round(float(different.max()), 3)],
               "lfw_impostor_max": round(float(lfw.max()), 3)}
     for threshold in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75):
         result[f"at {threshold}"] = {"same linked": round(float((same >= threshold).mean()), 3),
                                      "different merged": round(float((different >= threshold).mean()), 4)}
-    print(json.dumps(result, indent=1))
+    print(json.dumps(result))
     return result
 
 

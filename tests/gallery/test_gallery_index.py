@@ -93,3 +93,53 @@ def test_live_gallery_sees_another_writer(tmp_path, rng):
         assert reader.identify(vectors[1], threshold=0.5)[0].identity == "b"
         writer.delete("a")
         assert reader.identify(vectors[0], threshold=0.5)[0].identity is None
+
+
+@pytest.mark.parametrize("dtype", ["f32", "i8", "f16"])
+def test_hnsw_scores_are_exact_float32_whatever_the_graph_stores(rng, dtype):
+    vectors = _unit(rng, 2000, 192)
+    index = HNSWIndex(192, dtype=dtype, threads=1)
+    index.add(np.arange(2000), vectors, np.arange(2000) // 2)
+    queries = vectors[:50] + 0.1 * _unit(rng, 50, 192)
+    keys, sims = index.search(queries, 5)
+    assert (keys[:, 0] == np.arange(50)).mean() >= 0.95
+    expected = np.einsum("qkd,qd->qk", vectors[keys], queries)
+    assert np.allclose(sims, expected, atol=1e-5)  # re-ranked (i8, f16) or scored (f32) in float32
+    assert np.allclose(index.get(keys[:, 0]), vectors[keys[:, 0]], atol=1e-6)
+    assert (index.table.owners_of(keys) == keys // 2).all()
+
+
+@pytest.mark.parametrize("dtype", ["i8", "f32"])
+def test_erased_vectors_leave_hnsw_memory_and_its_saved_bytes(rng, dtype):
+    vectors = _unit(rng, 3000, 192)
+    index = HNSWIndex(192, dtype=dtype, threads=1)
+    index.add(np.arange(3000), vectors, np.arange(3000))
+    gone = np.arange(5, 600, 9)
+    stored = [index._index.get(int(k), dtype=np.int8 if dtype == "i8" else np.float32).tobytes() for k in gone]
+    before = bytes(b"".join(index.parts()))
+    assert sum(s in before for s in stored) == len(gone)
+    index.remove(gone)
+    after = bytes(b"".join(index.parts()))
+    assert not any(s in after for s in stored)  # not in the graph's arena, nor in the table
+    assert not np.isin(gone, index.search(vectors[gone], 3)[0]).any()
+    assert len(index) == 3000 - len(gone)
+
+
+def test_search_reads_no_database_row(tmp_path, rng):
+    """Owners, names and exact scores come from memory: with every read path of the store
+    broken, a search still answers (only the one-row generation check runs)."""
+    db = tmp_path / "g.db"
+    vectors = _unit(rng, 30)
+    with Gallery(db, index="hnsw") as gallery:
+        for i in range(10):
+            gallery.enrol(f"p{i}", embeddings=vectors[3 * i:3 * i + 3])
+        gallery.index_for("mobilefacenet")
+
+        def no_reads():
+            raise AssertionError("search touched the database")
+
+        gallery.repository.store.read = no_reads
+        found = gallery.search([vectors[4], vectors[29]], "mobilefacenet", top_k=2)
+        assert [r.candidates[0].identity for r in found] == ["p1", "p9"]
+        mean = gallery.search([vectors[4]], "mobilefacenet", top_k=1, scoring="mean")[0]
+        assert mean.similarity == pytest.approx(float(np.mean(vectors[3:6] @ vectors[4])), abs=1e-5)

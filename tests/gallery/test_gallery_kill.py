@@ -2,7 +2,8 @@
 
 After each kill: the database opens, every identity whose commit was reported is there with all
 its templates, no identity is half-written, the audit chain verifies, and the index (whose file
-may be stale or half-saved) is repaired to exactly the database's templates on the next start.
+may be stale or half-saved) is repaired to exactly the database's templates on the next start,
+with the owners and names that searches read from memory (a committed person is found by name).
 Kill moments come from a fixed seed.
 """
 
@@ -75,4 +76,22 @@ def test_sigkill_during_bulk_enrolment_loses_nothing_committed(db_url):
             assert len(gallery.audit.entries(event="enrol")) == len(counts)
             index = gallery.index_for("mobilefacenet")
             assert sorted(index.keys().tolist()) == db_ids
+            # the in-memory decision data came back too: owners and names, searched without the database
+            for name, vectors in _sample_enrolled(round_number + 1, reported):
+                found = gallery.search(list(vectors), "mobilefacenet", top_k=1)
+                assert all(r.candidates[0].identity == name and r.similarity > 0.999 for r in found), name
         assert len(reported) > 0
+
+
+def _sample_enrolled(rounds: int, reported: list[str]) -> list[tuple[str, np.ndarray]]:
+    """A few committed identities with their vectors, regenerated from the workers' seeds."""
+    committed, out = set(reported), []
+    for seed in range(rounds):
+        rng = np.random.default_rng(seed)
+        for batch in range(100000):
+            drawn = [(f"s{seed}-b{batch}-p{i}", rng.normal(size=(3, 192))) for i in range(4)]
+            if drawn[0][0] not in committed:
+                break
+            if batch % 7 == 0:
+                out.append(drawn[batch % 4])
+    return out

@@ -263,6 +263,19 @@ autostart = false
 detect_every = 2
 happiness = true
 
+[watchlists.strangers]
+# nobody is on this list: every face the camera sees is unknown, alerted and recorded
+report_unknown = true
+record_unknowns = true
+
+[[cameras]]
+id = "strangers"
+source = "{VIDEO / 'corridor.mp4'}"
+location = "corridor"
+watchlist = "strangers"
+autostart = false
+detect_every = 2
+
 [[cameras]]
 id = "ghost"
 source = "rtsp://127.0.0.1:{free_port()}/stream"

@@ -19,6 +19,7 @@ workers = 1
 queue = 0
 rate_per_minute = 60
 rate_burst = 3
+keep_face_images = false
 """
 
 
@@ -122,7 +123,7 @@ def test_unknown_route_and_method(server, viewer):
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
     running = start_server(tmp_path_factory.mktemp("limited"), LIMITS_CONFIG,
-                           {"rate": "viewer", "queue": "viewer", "health": "viewer"})
+                           {"rate": "viewer", "queue": "viewer", "health": "viewer", "keeper": "operator"})
     yield running
     stop_server(running)
 
@@ -164,3 +165,13 @@ def test_settings_hide_secrets_and_limits_are_reported(limited):
     health = httpx.get(f"{limited.base}/health").json()
     assert health["status"] == "ok" and health["database"]["ok"] and health["cameras"] == []
     assert json.dumps(health).find(str(limited.folder)) == -1
+
+
+def test_a_server_that_keeps_no_face_images_refuses_to_keep_one(limited):
+    with limited.client("keeper") as operator:
+        asked = operator.post("/api/v1/subjects", data={"name": "kept", "keep_images": "true"},
+                              files={"images": image("obama.jpg")})
+        assert_error(asked, 400, "bad_input", limited)
+        assert "keep_face_images = false" in asked.json()["error"]
+        assert operator.post("/api/v1/subjects", data={"name": "kept"}, files={"images": image("obama.jpg")}).status_code == 201
+        assert operator.get("/api/v1/subjects/kept/thumbnail.jpg").status_code == 404

@@ -104,11 +104,13 @@ class MJPEGServer:
 
     def __init__(self, frames: list[bytes], per_connection: int, connections: int) -> None:
         self.served = 0
+        self.refused = 0  # requests answered 503 after the last connection: reconnect attempts seen
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 if outer.served >= connections:
+                    outer.refused += 1
                     self.send_error(503)
                     return
                 outer.served += 1

@@ -41,7 +41,10 @@ def crowded(tmp_path_factory) -> Server:
     stop(server)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in this thread
+# while the browser is open, which would break asyncio.run in tests collected after these
+# (tests/server) in the same pytest run.
+@pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
     if not Path(CHROMIUM).exists():

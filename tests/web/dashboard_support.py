@@ -124,6 +124,9 @@ watchlist = "staff"
 autostart = false
 
 [watchlists.staff]
+# strangers in the lobby are alerted and kept for the Unknown faces page
+report_unknown = true
+record_unknowns = true
 """
 
 
@@ -161,11 +164,14 @@ def screenshot(page, shots: Path, name: str) -> Path:
 CROWD_PEOPLE = 1_000
 CROWD_ALERTS = 10_000
 CROWD_CAMERAS = ("entrance", "hall", "shop")
+CROWD_OBSERVATIONS = 10_080  # 3 places × 56 days × 3 hours × 20 people
+CROWD_STRANGERS = 20  # unknown people, each seen 10 times
 
 
 def seed_crowd(server: Server) -> dict[str, int]:
-    """1,000 people, 10,000 alerts (with real face snapshots), sightings and happiness
-    observations, written through the library into the server's database before it starts."""
+    """1,000 people, 10,000 alerts (with real face snapshots), sightings, 10,080 happiness
+    observations and 200 unknown faces (20 strangers seen 10 times, pictured by alerts' snapshots),
+    written through the library into the server's database before it starts."""
     from datetime import datetime, timedelta, timezone
 
     import cv2
@@ -188,11 +194,17 @@ def seed_crowd(server: Server) -> dict[str, int]:
         gallery.enrol_records([EnrolRecord(name, [Template(vector=rng.standard_normal(128).astype(np.float32),
                                                            model="mobilefacenet")]) for name in names])
         alerts = AlertStore(gallery)
+        alert_ids = []
         for i in range(CROWD_ALERTS):
             at = (start + timedelta(minutes=7 * i)).isoformat(timespec="milliseconds")
-            alerts.add(Alert("match", names[i % CROWD_PEOPLE], float(rng.uniform(0.45, 0.9)),
-                             CROWD_CAMERAS[i % 3], f"{CROWD_CAMERAS[i % 3]} floor", i, i, 1.0, 3.0, at, at,
-                             snapshot=snapshots[i % len(snapshots)]), None, None)
+            alert_ids.append(alerts.add(Alert("match", names[i % CROWD_PEOPLE], float(rng.uniform(0.45, 0.9)),
+                                              CROWD_CAMERAS[i % 3], f"{CROWD_CAMERAS[i % 3]} floor", i, i, 1.0, 3.0,
+                                              at, at, snapshot=snapshots[i % len(snapshots)]), None, None)["id"])
+        # strangers: a random direction each, seen 10 times with noise (cosine ≈ 0.96 to it)
+        centres = rng.standard_normal((CROWD_STRANGERS, 192))
+        seen = np.repeat(centres, 10, axis=0) + 0.3 * rng.standard_normal((CROWD_STRANGERS * 10, 192))
+        gallery.add_unknowns(seen.astype(np.float32), "mobilefacenet",
+                             sources=[f"alert:{alert_ids[i]}" for i in range(len(seen))])
         sightings = SightingStore(gallery)
         for i in range(60):
             entered = start + timedelta(hours=5 * i)
@@ -203,7 +215,7 @@ def seed_crowd(server: Server) -> dict[str, int]:
     with ObservationStore(server.db) as store:
         store.add(Observation(start + timedelta(days=day, hours=hour), place, f"{place}-{day}-{hour}-{n}",
                               happy if rng.random() < 0.3 + 0.1 * k else calm, camera=place)
-                  for k, place in enumerate(CROWD_CAMERAS) for day in range(56) for hour in (9, 13, 17) for n in range(4))
+                  for k, place in enumerate(CROWD_CAMERAS) for day in range(56) for hour in (9, 13, 17) for n in range(20))
     return {"people": CROWD_PEOPLE, "alerts": CROWD_ALERTS}
 
 

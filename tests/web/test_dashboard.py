@@ -1,9 +1,12 @@
-"""The operator dashboard in a real browser against a real server: log in, enrol from real photos,
-a file camera's alert arriving in the live feed, the "wrong person" review, the reports pages,
-what a viewer may not do, and every page at desktop and phone width (screenshots)."""
+"""The operator dashboard in a real browser against a real server: log in, enrol from real photos
+(a group photo and a blurred one refused with the server's reason), thumbnails, a file camera's
+alert arriving in the live feed, the "wrong person" review, the reports pages, unknown faces
+promoted to a person, what a viewer may not do, and every page at desktop and phone width
+(screenshots)."""
 
 from __future__ import annotations
 
+import cv2
 import pytest
 from dashboard_support import DATA, DESKTOP, PHONE, new_page, open_page, screenshot, wait_until
 
@@ -54,31 +57,35 @@ def test_login_with_a_key_gives_the_role(browser, dashboard, shots):
     page.click("button[type=submit]")
     page.wait_for_url("**/ui/alerts")
     page.wait_for_selector("body[data-ready='1']")
-    assert "viewer" in page.inner_text("#who")
+    assert page.inner_text("#who") == "web-viewer · viewer"  # GET /me: the key's name and role
     page.click("#logout")
     page.wait_for_url("**/ui/login")
     page.context.close()
 
 
-def test_operator_enrols_from_photos(browser, dashboard, operator_api, shots):
+def test_operator_enrols_from_photos(browser, dashboard, operator_api, shots, tmp_path):
+    blurred = tmp_path / "obama_blurred.jpg"  # a real face, too blurred to enrol (strict quality)
+    cv2.imwrite(str(blurred), cv2.GaussianBlur(cv2.imread(str(FACES / "obama.jpg")), (41, 41), 0))
     page = new_page(browser, dashboard, "operator")
     open_page(page, "/ui/people")
     page.click("text=Enrol person")
     page.fill("dialog input[name=name]", "obama")
-    page.set_input_files("dialog input[name=photos]", [str(FACES / "obama.jpg"), str(FACES / "two_people.jpg")])
+    page.set_input_files("dialog input[name=photos]",
+                         [str(FACES / "obama.jpg"), str(FACES / "two_people.jpg"), str(blurred)])
     # the quality check before sending: one face with its measurements, and a group photo
     page.wait_for_selector("[data-file='obama.jpg'] .quality")
     page.wait_for_selector("[data-file='two_people.jpg'] >> text=2 faces")
     page.click("dialog button[type=submit]")
-    page.wait_for_selector("#enrol-status >> text=obama enrolled: 1 of 2 photos accepted.", timeout=60_000)
+    page.wait_for_selector("#enrol-status >> text=obama enrolled: 1 of 3 photos accepted.", timeout=60_000)
     accepted = page.inner_text("[data-file='obama.jpg']")
-    refused = page.inner_text("[data-file='two_people.jpg'] .reason")
     assert "accepted" in accepted and "sharpness" in accepted
-    assert "2 faces" in refused  # the server's reason, shown beside the photo
+    # the server's reasons, shown beside each refused photo
+    assert "2 faces" in page.inner_text("[data-file='two_people.jpg'] .reason")
+    assert "blurred (sharpness" in page.inner_text("[data-file='obama_blurred.jpg'] .reason")
     screenshot(page, shots, "people-enrol")
     page.click("dialog >> text=Close")
 
-    page.wait_for_selector(".person[data-name=obama]")
+    page.wait_for_selector(".person[data-name=obama] .thumb img[src^='blob:']")  # the kept face crop
     page.fill("input[name=q]", "oba")
     page.wait_for_selector("#people-count >> text=1 person")
     screenshot(page, shots, "people")
@@ -86,7 +93,7 @@ def test_operator_enrols_from_photos(browser, dashboard, operator_api, shots):
     assert len(subject["templates"]) == 1
 
     page.click(".person[data-name=obama]")
-    page.wait_for_selector("dialog [data-person=obama] [data-face]")
+    page.wait_for_selector("dialog [data-person=obama] [data-face] img[src^='blob:']")
     page.check("dialog input[type=checkbox][value=staff]")
     page.click("text=Save watchlists")
     page.wait_for_selector("text=Watchlists saved")
@@ -175,6 +182,28 @@ def test_access_page_verifies_the_audit_chain(browser, dashboard, obama, shots):
     page.click("text=Verify chain")
     page.wait_for_selector("#chain >> text=chain intact")
     screenshot(page, shots, "access")
+    page.context.close()
+
+
+def test_unknown_faces_from_a_camera_are_promoted_to_a_person(browser, dashboard, operator_api, shots):
+    assert operator_api.post("/cameras/lobby/start").status_code == 200  # nobody in the lobby is on "staff"
+    wait_until(lambda: operator_api.get("/cameras/lobby").json()["state"] == "finished", 120, 0.5,
+               "the lobby camera to finish its clip")
+    assert operator_api.get("/cameras/lobby").json()["unknown_faces_recorded"] >= 2
+    page = new_page(browser, dashboard, "operator")
+    open_page(page, "/ui/unknown?min_size=1")  # each stranger walks by once: one face per cluster
+    page.wait_for_selector("[data-cluster] .frame img[src^='blob:']")  # the unknown alert's snapshot
+    cards = page.locator("[data-cluster]").count()
+    assert cards >= 2
+    screenshot(page, shots, "unknown")
+    first = page.locator("[data-cluster] >> nth=0")
+    first.locator("input[name=name]").fill("lobby-stranger")
+    first.locator("text=Promote to person").click()
+    page.wait_for_selector("text=lobby-stranger is now a person")
+    page.wait_for_function(f"document.querySelectorAll('[data-cluster]').length === {cards - 1}")
+    assert operator_api.get("/subjects/lobby-stranger").status_code == 200
+    entries = operator_api.get("/audit", params={"event": "api.unknowns.promote"}).json()["entries"]
+    assert entries[0]["details"]["key"] == "web-operator"
     page.context.close()
 
 

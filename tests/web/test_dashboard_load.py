@@ -14,7 +14,8 @@ import os
 import statistics
 
 import pytest
-from dashboard_support import CROWD_ALERTS, CROWD_PEOPLE, new_page, open_page, ready_ms, screenshot
+from dashboard_support import (CROWD_ALERTS, CROWD_OBSERVATIONS, CROWD_PEOPLE, CROWD_STRANGERS, new_page, open_page,
+                               ready_ms, screenshot)
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
@@ -46,7 +47,8 @@ def test_every_page_loads_fast_with_a_crowded_gallery(browser, crowded, shots):
     page.context.close()
 
     load = os.getloadavg()[0]
-    (shots / "load_times.json").write_text(json.dumps({"people": CROWD_PEOPLE, "alerts": CROWD_ALERTS, "goal_ms": GOAL_MS,
+    (shots / "load_times.json").write_text(json.dumps({"people": CROWD_PEOPLE, "alerts": CROWD_ALERTS,
+                                                       "observations": CROWD_OBSERVATIONS, "goal_ms": GOAL_MS,
                                                        "cpus": os.cpu_count(), "load_average_1min": round(load, 1),
                                                        "pages": results}, indent=1))
     print(f"\npage load (navigation start → data shown), ms; {os.cpu_count()} CPUs, load average {load:.1f}:")
@@ -67,6 +69,10 @@ def test_alert_pages_are_paginated(browser, crowded):
     page.wait_for_selector(f".pager >> text=26–50 of {CROWD_ALERTS:,}")
     open_page(page, "/ui/people")
     assert page.locator(".person").count() == 60
-    page.fill("input[name=q]", "person09")
+    page.fill("input[name=q]", "person09")  # searched by the server: GET /subjects?q=person09
     page.wait_for_selector("#people-count >> text=100 people")
+    assert page.locator(".person").count() == 60 and "1–60 of 100" in page.inner_text(".pager")
+    open_page(page, "/ui/unknown")
+    assert page.locator("[data-cluster]").count() == CROWD_STRANGERS
+    page.wait_for_selector("[data-cluster] .frame img[src^='blob:']")
     page.context.close()

@@ -16,15 +16,19 @@ takes longer). Three checks, all measured on real frames (docs/access.md "Photo 
   apart) score ≥ 0.60; the presenter clip ≥ 0.88. These limits stop a careless swap (the face
   jumps across the frame, another person); two well-aligned photos of one person score 0.58–0.92
   (ORL), like live frames, so the next check is the one that stops an aligned swap.
-- **gradual cues** (``gradual_crossing``, ``gradual_blink``; used by ``ChallengeTracker``): the
-  frame on which a challenge is first met must be preceded by a frame whose cue lies in the middle
-  of the transition; a blink's closing episode must contain a frame between closed and open.
-  Real blinks in the presenter clip at 15 fps (both frame phases) have one; a swap has none.
+- **gradual cues** (``gradual_step`` for a turn's yaw and a smile's mouth width,
+  ``gradual_blink`` for the eye opening; used by ``ChallengeTracker``): a turn or smile may not
+  get past halfway in one frame that covers ≥ ``JUMP_SHARE`` of the way at ≥ ``JUMP_RATIO`` ×
+  the neighbouring frame-to-frame changes; a blink's closing episode must hold a frame between
+  the closed minimum and the open level, ≥ ``NOISE_K`` × the open frames' spread from both.
+  Tuned on cue traces of development attacks (``attacks.simulate``, seed 100, never the held-out
+  simulator) and the real live clips; the trade-off is in docs/access.md ("Photo swaps").
 - **3-D consistency of a head turn** (``planarity_residual``): map the baseline mesh onto the
-  turned mesh with the best homography; a flat print (turned, tilted, bent little) is moved by
-  a homography, so what is left over is only the mesh's noise. Live turns of ≥ 15° leave
-  ≥ 0.058 eye distances (Hamilton clip); flat prints turned by up to 40° leave ≤ 0.046, and their
-  mesh yaw changes by ≤ 7°, so they do not reach the 15° turn in the first place.
+  turned mesh with the best homography; a flat print (turned or tilted) moves by a homography,
+  so what is left over is the mesh's noise. Live turns leave ≥ 0.047 eye distances on the first
+  frame past 15° (Hamilton clip, every capture band) and more as they go on; flat prints turned
+  by up to 40° leave ≤ 0.046, and their mesh yaw changes by ≤ 7°, so they do not reach the 15°
+  turn in the first place.
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ import numpy as np
 MAX_SHIFT = 0.5  # face widths per frame (Hamilton clip at 15 fps: ≤ 0.24)
 MAX_SCALE_STEP = 1.35  # face width ratio per frame (Hamilton: ≤ 1.11)
 MIN_STEP_COSINE = 0.45  # consecutive embedded frames (Hamilton, 2 frames apart: ≥ 0.60)
-MIDDLE_BAND = (0.2, 0.8)  # "intermediate" = this share of the way from baseline to the extreme ...
-NOISE_K = 3.0  # ... and this many noise standard deviations away from both ends
-MIN_TURN_RESIDUAL = 0.03  # eye distances; live turns ≥ 0.058, flat prints ≤ 0.046 (and no 15° yaw)
+MIDDLE_SHARE = 0.2  # an intermediate eye opening lies at least this share of the depth from both ends ...
+NOISE_K = 4.0  # ... and this many noise standard deviations (of the open-eye frames)
+JUMP_SHARE = 0.6  # a turn or smile "jumps" when one frame covers this share of the way ...
+JUMP_RATIO = 2.0  # ... and this many times every neighbouring frame-to-frame change
+MIN_TURN_RESIDUAL = 0.045  # eye distances; live turns ≥ 0.047 on the first frame past 15°, flat prints ≤ 0.046 (and no 15° yaw)
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # mesh indices, for the eye distance
 
 
@@ -103,40 +109,62 @@ class TrackContinuity:
         return None
 
 
-def in_middle(value: float, start: float, end: float, noise: float = 0.0,
-              band: tuple[float, float] = MIDDLE_BAND) -> bool:
-    """Whether ``value`` lies in the middle band of the way from ``start`` to ``end`` and at least
-    ``NOISE_K`` × ``noise`` away from both ends (so that measurement noise on two still photos
-    does not look like an intermediate frame)."""
-    span = end - start
-    if span == 0:
+def robust_spread(values: Sequence[float]) -> float:
+    """Standard deviation estimated from the median absolute deviation (a few frames that
+    already moved do not inflate it); 0 for fewer than 3 values."""
+    v = np.asarray(values, np.float64)
+    return float(1.4826 * np.median(np.abs(v - np.median(v)))) if len(v) >= 3 else 0.0
+
+
+def gradual_step(values: Sequence[float], start: float, floor: float = 0.0) -> bool:
+    """Did a cue reach its challenge level *through* intermediate frames? ``values``: the cue on
+    the frames of this step (for the first step from the baseline on), up to the current frame,
+    which meets the challenge; ``start``: where the step started (the baseline).
+
+    Let j be the frame on which the cue last went beyond halfway to the furthest value reached.
+    The step into j is a *jump* when it covers at least ``JUMP_SHARE`` of the whole way and is at
+    least ``JUMP_RATIO`` times every neighbouring frame-to-frame change (two before j, up to two
+    after; at least ``floor``, the cue's noise). A swap of two still photos is one such jump
+    between two noisy plateaus; a live turn or smile moves at similar speed over several frames.
+    Re-judged on every frame that meets the challenge: the frames after j show a live ramp
+    going on, or a photo's noise."""
+    v = np.asarray(values, np.float64)
+    if len(v) < 2:
         return False
-    share = (value - start) / span
-    margin = NOISE_K * noise
-    return band[0] <= share <= band[1] and abs(value - start) >= margin and abs(end - value) >= margin
+    direction = 1.0 if v[-1] >= start else -1.0
+    far = direction * (v - start)  # distance from the start, towards the challenge
+    reached = float(far.max())
+    if reached <= 0:
+        return False
+    beyond = far >= reached / 2
+    # the last time the cue went from below halfway to beyond it (a mouth moving while talking
+    # may have crossed earlier and come back)
+    ups = [i for i in range(1, len(v)) if beyond[i] and not beyond[i - 1]]
+    if not ups:
+        return False  # beyond halfway from the first frame on: nothing shows how it got there
+    j = ups[-1]
+    jump = far[j] - far[j - 1]
+    neighbours = [abs(far[i] - far[i - 1]) for i in range(max(1, j - 2), j)]
+    neighbours += [abs(far[i] - far[i - 1]) for i in range(j + 1, min(len(v), j + 3))]
+    scale = max(max(neighbours, default=0.0), floor)
+    return not (jump >= JUMP_SHARE * reached and jump >= JUMP_RATIO * scale)
 
 
-def gradual_crossing(before: Sequence[float], start: float, reached: float, noise: float = 0.0) -> bool:
-    """A cue reached ``reached`` (the first frame past the challenge threshold) from ``start``;
-    ``before`` are its values on the frames just before. True when one of them lies in the middle
-    of the way: the face got there through an intermediate frame, not by a cut."""
-    return any(in_middle(v, start, reached, noise) for v in before)
-
-
-def gradual_blink(episode: Sequence[float], baseline: float, noise: float = 0.0) -> bool:
+def gradual_blink(open_values: Sequence[float], episode: Sequence[float], k: float | None = None,
+                  floor: float = 0.0) -> bool:
     """``episode``: eye openings from the first frame below the open level through the last frame
-    before the eyes reopened. True when a frame lies between the closed minimum and the baseline
-    (closing or reopening); a swap from an open-eyes to a closed-eyes photo has none."""
-    if not episode:
+    before the eyes reopened; ``open_values``: the frames at the open level before it. True when a
+    frame of the episode lies between the closed minimum and the open level (closing or
+    reopening), more than ``k`` × the open frames' spread (at least ``floor`` × the open level)
+    and a fifth of the depth from both; a swap from an open-eyes to a closed-eyes photo has
+    only frames at the two photos' levels."""
+    if not episode or not open_values:
         return False
+    level = float(np.median(open_values))
+    noise = max(robust_spread(open_values), floor * level)
     lowest = float(min(episode))
-    return any(in_middle(v, lowest, baseline, noise) for v in episode)
-
-
-def cue_noise(values: Sequence[float], floor: float) -> float:
-    """Frame-to-frame measurement noise of a cue at rest (standard deviation of the baseline
-    frames), at least ``floor``."""
-    return max(float(np.std(values)) if len(values) > 1 else 0.0, floor)
+    margin = max((NOISE_K if k is None else k) * noise, MIDDLE_SHARE * (level - lowest))
+    return any(v - lowest >= margin and level - v >= margin for v in episode)
 
 
 def eye_distance(points: np.ndarray) -> float:

@@ -17,13 +17,14 @@ rising from < 0.5 to ≥ ``SMILE_HAPPY`` together with the mouth widening by ≥
 and reopening (ORL: the 13 eyes-closed images fall to 0.21–0.72 of the person's open-eye median,
 6 of 382 open ones below 0.75 — `facelens eval blink`, docs/access.md "Blink").
 
-Photo swaps (``continuity.py``): every step must be reached *gradually*. On the first frame that
-meets a step (a crossing), one of the ``LOOKBACK`` frames before it must lie in the middle of the
-way from the baseline (turn: yaw; smile: mouth width); a blink's closing episode must hold a frame
-between its closed minimum and the baseline. A swap from one still photo to another jumps in one
-frame and is not counted (the reason says so). A turn must also move the mesh as a 3-D face, not
-as a plane under a homography (``continuity.planarity_residual`` ≥ ``MIN_TURN_RESIDUAL``).
-These rules assume ≥ 15 frames per second (a blink lasts 2–5 frames at 15 fps).
+Photo swaps (``continuity.py``): every step must be reached *gradually*. A turn or smile may not
+get there by one frame that covers most of the way while the frames around it barely move
+(``continuity.gradual_step``: a swap of two still photos); a blink's closing episode must hold
+a frame between closed and open (``continuity.gradual_blink``). A jump is not counted and the
+refusal says so. A turn must also move the mesh as a 3-D face, not as a plane under a
+homography (``continuity.planarity_residual`` ≥ ``MIN_TURN_RESIDUAL``). A blink needs ≥ 25
+frames per second to be seen reliably: at 15 fps one real blink in four or five falls between
+frames and looks like a jump (docs/access.md).
 
 Limits: the blink cue comes from single eye crops, so a squint or a glance down can count as a
 closing; a replayed *video* of the person doing the asked action has real intermediate frames and
@@ -51,9 +52,9 @@ SMILE_HAPPY = 0.6
 SMILE_WIDEN = 1.08
 BLINK_DROP = 0.25  # eye opening below (1 − drop) × baseline counts as closed
 BLINK_REOPEN = 0.9  # then back above 0.9 × baseline
-LOOKBACK = 5  # frames before a crossing searched for an intermediate value (0.33 s at 15 fps)
-# least measurement noise assumed per cue: a share of the baseline (eyes, mouth) or degrees (yaw)
-NOISE_FLOOR = {"eye_opening": 0.025, "mouth_width": 0.01, "yaw": 1.5}
+# least measurement noise assumed per cue (absolute: yaw in degrees, mouth width / eye distance;
+# eye opening: a share of the open level) — the spread of the rest frames counts when larger
+NOISE_FLOOR = {"eye_opening": 0.02, "mouth_width": 0.005, "yaw": 1.0}
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class ChallengeTracker:
     _step_start: int = 0
     _closed_at: int | None = None
     _episode: list[float] = field(default_factory=list)  # eye openings since the eyes left "open"
-    _crossed: bool = False  # the current step's condition held on the previous frame
+    _open: list[float] = field(default_factory=list)  # eye openings of this step's frames at the open level
 
     def __post_init__(self) -> None:
         self.steps = parse_challenge("+".join(self.steps))
@@ -155,42 +156,29 @@ class ChallengeTracker:
         step = self.steps[len(self.done)]
         if self._step_done(step, obs, base):
             self.done.append(step)
-            self._step_start, self._closed_at, self._episode, self._crossed = len(self._history), None, [], False
+            self._step_start, self._closed_at, self._episode, self._open = len(self._history), None, [], []
             if len(self.done) == len(self.steps):
                 self.state = "passed"
         return self.state
-
-    def _noise(self, cue: str) -> float:
-        """Measurement noise of a cue. The eyes are open and still during the baseline frames,
-        so their spread there is the eye cue's noise (at least the floor); yaw and mouth width
-        may already be moving then, so they use their fixed floor (a still photo held in the
-        hand, docs/access.md)."""
-        values = [getattr(o, cue) for o in self._history[:BASELINE_FRAMES]]
-        if cue == "yaw":
-            return NOISE_FLOOR["yaw"]
-        floor = NOISE_FLOOR[cue] * abs(float(np.median(values)))
-        return continuity.cue_noise(values, floor) if cue == "eye_opening" else floor
 
     def _note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
-    def _before(self) -> list[Observation]:
-        """Up to LOOKBACK frames before the current one, not earlier than the baseline's end."""
-        first = max(BASELINE_FRAMES, self._step_start - 1, len(self._history) - 1 - LOOKBACK)
-        return self._history[first:-1]
+    def _window(self) -> list[Observation]:
+        """This step's frames: from the start (baseline included) for the first step, from the
+        frame that completed the previous step otherwise."""
+        return self._history[self._step_start - 1:] if self.done else self._history
 
-    def _crossing(self, met: bool, cue: str, base: float, value: float, step: str) -> bool:
-        """True on the first frame of an episode in which the step's condition holds, if an
-        intermediate frame led there; a jump is noted and its episode is not counted."""
-        first = met and not self._crossed
-        self._crossed = met
-        if not first:
+    def _crossing(self, met: bool, cue: str, base: float, step: str) -> bool:
+        """True on a frame meeting the step's condition if the cue got there gradually
+        (``continuity.gradual_step`` over this step's frames so far; judged again on each such
+        frame, as a slow action shows its ramp more clearly later); a jump is noted."""
+        if not met:
             return False
-        before = [getattr(o, cue) for o in self._before()]
-        # the way starts at the baseline, or where the previous step of a sequence left the face
-        start = getattr(self._history[self._step_start - 1], cue) if self.done else base
-        if continuity.gradual_crossing(before, start, value, self._noise(cue)):
+        window = self._window()
+        start = getattr(window[0], cue) if self.done else base  # a sequence's step starts where the last ended
+        if continuity.gradual_step([getattr(o, cue) for o in window], start, floor=NOISE_FLOOR[cue]):
             return True
         self._note(f"{step}: the face jumped to it between two frames with no frame in between (a photo swap?)")
         return False
@@ -198,7 +186,7 @@ class ChallengeTracker:
     def _step_done(self, step: str, obs: Observation, base: dict[str, float]) -> bool:
         if step in ("turn_left", "turn_right"):  # yaw > 0 when the subject turns to their left
             change = obs.yaw - base["yaw"] if step == "turn_left" else base["yaw"] - obs.yaw
-            if self._crossing(change >= TURN_DEGREES, "yaw", base["yaw"], obs.yaw, step):
+            if self._crossing(change >= TURN_DEGREES, "yaw", base["yaw"], step):
                 return self._turn_is_3d(obs, base, step)
             return False
         if step == "smile":
@@ -206,7 +194,7 @@ class ChallengeTracker:
                 return False
             met = (base["happy"] < 0.5 and obs.happy >= SMILE_HAPPY
                    and obs.mouth_width >= base["mouth_width"] * SMILE_WIDEN)
-            return self._crossing(met, "mouth_width", base["mouth_width"], obs.mouth_width, step)
+            return self._crossing(met, "mouth_width", base["mouth_width"], step)
         if step == "blink":
             return self._blink(obs, base["eye_opening"])
         raise BadInputError(f"unknown challenge step {step!r}")
@@ -218,9 +206,11 @@ class ChallengeTracker:
                 self._closed_at = len(self._history)
             return False
         episode, closed, self._episode, self._closed_at = self._episode, self._closed_at, [], None
+        open_values = self._open + [o.eye_opening for o in self._history[:BASELINE_FRAMES] if not self.done]
+        self._open.append(obs.eye_opening)
         if closed is None:
             return False  # the eyes never closed far enough: not a blink
-        if continuity.gradual_blink(episode, base, self._noise("eye_opening")):
+        if continuity.gradual_blink(open_values, episode, floor=NOISE_FLOOR["eye_opening"]):
             return True
         self._note("blink: the eyes went from open to closed and back with no frame in between (a photo swap?)")
         return False
@@ -234,7 +224,6 @@ class ChallengeTracker:
         residual = continuity.planarity_residual(reference.points, obs.points)
         if residual >= continuity.MIN_TURN_RESIDUAL:
             return True
-        self._crossed = False  # a deeper turn on a later frame may still show its 3-D shape
         self._note(f"{step}: the face moved as a flat picture (homography residual {residual:.3f} < "
                    f"{continuity.MIN_TURN_RESIDUAL}: a photo turned in front of the camera?)")
         return False

@@ -214,7 +214,7 @@ def fit_to_band(frames: list[np.ndarray], width: int, face_width: float) -> list
 
 
 def run(orl: Path, lfw: Path, out: Path, limit: int = 8, seed: int = 0, widths=tuple(BANDS),
-        command: str = "", progress=None) -> dict:
+        command: str = "", progress=None, both_kinds: bool = False) -> dict:
     from ..gallery import Gallery
     from ..usecases.enrolment import enrol
     from .decision import check
@@ -245,13 +245,17 @@ def run(orl: Path, lfw: Path, out: Path, limit: int = 8, seed: int = 0, widths=t
         for index, pair in enumerate(pairs):
             schedule_name = "turn" if pair.challenge.startswith("turn") else pair.challenge
             for simulator in SIMULATORS:
-                for kind in attacks.KINDS:
-                    for width in widths:
+                for position, width in enumerate(widths):
+                    # print and screen alternate over bands and pairs (half the renders; every
+                    # band × species cell still gets half of the pairs), or both with both_kinds
+                    kinds = attacks.KINDS if both_kinds else (attacks.KINDS[(position + index) % 2],)
+                    for kind in kinds:
                         attack(pair, index, simulator, kind, width, "aligned cut", SCHEDULES[schedule_name])
+                if simulator == "holdout" and 640 in widths:
                     for style, schedules in HARD_STYLES.items():
-                        if simulator == "holdout" and 640 in widths and not (style == "crossfade" and kind == "print"):
-                            attack(pair, index, simulator, kind, 640, style, schedules[schedule_name],
-                                   aligned=style != "careless")
+                        kind = "screen" if style == "crossfade" else attacks.KINDS[index % 2]  # a cross-fade needs a screen
+                        attack(pair, index, simulator, kind, 640, style, schedules[schedule_name],
+                               aligned=style != "careless")
         for index, pair in enumerate(p for p in pairs if p.challenge.startswith("turn")):
             rows.extend(_turned_print_attack(pair, photos[pair][0], index, seed, gallery, policy, widths))
         for sequence in live_sequences():
@@ -346,13 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=8, help="LFW smile and turn pairs, each")
     parser.add_argument("--widths", default="320,640,1280,1920")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--both-kinds", action="store_true", help="print AND screen for every pair and band (twice the time)")
     args = parser.parse_args(argv)
     for folder in (args.orl, args.lfw):
         if not folder.is_dir():
             raise SystemExit(f"{folder}: not a folder")
     widths = tuple(int(w) for w in args.widths.split(","))
     command = "python -m facelens.access.swap_eval " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    report = run(args.orl, args.lfw, args.out, args.limit, args.seed, widths, command,
+    report = run(args.orl, args.lfw, args.out, args.limit, args.seed, widths, command, both_kinds=args.both_kinds,
                  progress=lambda n: print(f"\r{n} attack sequences", end="", file=sys.stderr, flush=True))
     print(json.dumps(report["summary"], indent=1))
     return 0

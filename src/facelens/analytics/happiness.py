@@ -69,28 +69,50 @@ def happiness_index(observations: Iterable[Observation], bucket: str) -> list[Bu
 
 def index_rows(rows: Iterable[tuple[str, datetime, str | None, str, dict[str, float]]], bucket: str) -> list[BucketStat]:
     """``happiness_index`` over plain ``(location, at, camera, track, emotion)`` rows, as the store
-    reads them (no Observation objects: 10k of them cost more than the index itself).
+    reads them (no Observation objects: 10k of them cost more than the index itself)."""
+    tally = Tally(bucket)
+    tally.add(rows)
+    return tally.stats()
+
+
+class Tally:
+    """The index being counted: per (location, bucket start), each person's summed expression
+    probabilities and observation count. Rows can be added later (new observations), and only
+    the buckets they touch are counted again.
 
     A person's mean expression is kept as per-label sums: the top class of the sum is the top
-    class of the mean (same count), ties going to the first label in sorted order as before."""
-    if bucket not in BUCKETS:
-        raise BadInputError(f"unknown bucket {bucket!r}; choose hour, day or week")
-    people: dict[tuple[str, datetime], dict[tuple[str, str], list]] = defaultdict(dict)
-    for location, at, camera, track, emotion in rows:
-        persons = people[(location, bucket_start(at, bucket))]
-        person = persons.get((camera or "", track))
-        if person is None:
-            persons[(camera or "", track)] = [dict(emotion), 1]
-            continue
-        sums = person[0]
-        for label, p in emotion.items():
-            sums[label] = sums.get(label, 0.0) + p
-        person[1] += 1
-    stats = []
-    for (location, start), persons in sorted(people.items()):
-        happy = sum(_top_label(sums) == HAPPY for sums, _ in persons.values())
-        stats.append(BucketStat(location, start, len(persons), happy, sum(n for _, n in persons.values())))
-    return stats
+    class of the mean (same count), ties going to the first label in sorted order, as argmax did."""
+
+    def __init__(self, bucket: str) -> None:
+        if bucket not in BUCKETS:
+            raise BadInputError(f"unknown bucket {bucket!r}; choose hour, day or week")
+        self.bucket = bucket
+        self._people: dict[tuple[str, datetime], dict[tuple[str, str], list]] = defaultdict(dict)
+        self._stats: dict[tuple[str, datetime], BucketStat] = {}
+        self._changed: set[tuple[str, datetime]] = set()
+
+    def add(self, rows: Iterable[tuple[str, datetime, str | None, str, dict[str, float]]]) -> None:
+        for location, at, camera, track, emotion in rows:
+            key = (location, bucket_start(at, self.bucket))
+            persons = self._people[key]
+            self._changed.add(key)
+            person = persons.get((camera or "", track))
+            if person is None:
+                persons[(camera or "", track)] = [dict(emotion), 1]
+                continue
+            sums = person[0]
+            for label, p in emotion.items():
+                sums[label] = sums.get(label, 0.0) + p
+            person[1] += 1
+
+    def stats(self) -> list[BucketStat]:
+        """One BucketStat per (location, bucket) that holds observations, sorted by location, time."""
+        for key in self._changed:
+            persons = self._people[key]
+            happy = sum(_top_label(sums) == HAPPY for sums, _ in persons.values())
+            self._stats[key] = BucketStat(key[0], key[1], len(persons), happy, sum(n for _, n in persons.values()))
+        self._changed.clear()
+        return [self._stats[key] for key in sorted(self._stats)]
 
 
 def _top_label(sums: dict[str, float]) -> str:

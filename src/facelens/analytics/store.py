@@ -129,11 +129,15 @@ class ObservationStore:
                     for r in session.execute(query).scalars()]
 
     def rows(self, locations: Sequence[str] | None = None, start: datetime | None = None,
-             end: datetime | None = None) -> list[tuple[str, datetime, str | None, str, dict[str, float]]]:
+             end: datetime | None = None, *, ids: tuple[int, int] | None = None,
+             ) -> list[tuple[str, datetime, str | None, str, dict[str, float]]]:
         """``(location, at, camera, track, emotion)`` of the observations ``fetch`` would return,
-        as plain tuples: what the happiness index reads (validated when they were stored)."""
+        as plain tuples: what the happiness index reads (validated when they were stored).
+        ``ids``: only rows with ``ids[0] < id ≤ ids[1]`` (the ones added since a ``version``)."""
         query = select(ObservationRow.location, ObservationRow.at, ObservationRow.camera, ObservationRow.track,
                        ObservationRow.emotion).order_by(ObservationRow.at, ObservationRow.id)
+        if ids is not None:
+            query = query.where(ObservationRow.id > ids[0], ObservationRow.id <= ids[1])
         with self.store.read() as session:
             return [tuple(r) for r in session.execute(_in_range(query, locations, start, end))]
 
@@ -143,6 +147,13 @@ class ObservationStore:
         with self.store.read() as session:
             count, highest = session.execute(select(func.count(ObservationRow.id), func.max(ObservationRow.id))).one()
         return int(count), int(highest or 0)
+
+    def count_up_to(self, highest_id: int) -> int:
+        """Rows with id ≤ ``highest_id``: equal to an earlier ``version`` count while none of
+        those rows was removed (or committed late, as PostgreSQL sequences allow)."""
+        with self.store.read() as session:
+            return int(session.execute(select(func.count(ObservationRow.id))
+                                       .where(ObservationRow.id <= highest_id)).scalar_one())
 
     def close(self) -> None:
         self.store.dispose()

@@ -21,7 +21,7 @@ from .. import config
 from ..constants import DEFAULT_MODEL
 from ..errors import BadInputError
 from ..match import SCORINGS, Identification, Scoring, identification_threshold, open_set_decision, rank_identities
-from . import retention
+from . import pgvector, retention
 from .audit import AuditLog
 from .index_cache import IndexCache
 from .records import (
@@ -38,6 +38,7 @@ from .records import (
 from .repository import Change, GalleryRepository
 
 GC_PAUSE_FROM = 1000  # records per batch
+INDEX_KINDS = ("auto", "exact", "hnsw", "pgvector")
 
 
 @contextmanager
@@ -61,15 +62,20 @@ class Gallery:
     def __init__(self, db: str | Path | None = None, *, key: bytes | str | None = None, create_key: bool = False,
                  index: str = "auto", index_dir: str | Path | None = None, scoring: Scoring = "max",
                  hnsw: dict[str, Any] | None = None):
-        if index not in ("auto", "exact", "hnsw"):
-            raise BadInputError(f"index must be auto, exact or hnsw, not {index!r}")
+        if index not in INDEX_KINDS:
+            raise BadInputError(f"index must be one of {', '.join(INDEX_KINDS)}, not {index!r}")
         if scoring not in SCORINGS:
             raise BadInputError(f"scoring must be one of {SCORINGS}, not {scoring!r}")
         self.repository = GalleryRepository(db, key=key, create_key=create_key)
         self.scoring: Scoring = scoring
         folder = Path(index_dir) if index_dir else self._default_index_dir()
-        self.indexes = IndexCache(self.repository, index, folder, dict(hnsw or {}))
-        self.database_search: Any = None
+        hnsw = dict(hnsw or {})
+        self.indexes = IndexCache(self.repository, "auto" if index == "pgvector" else index, folder, hnsw)
+        try:  # None: search in process; else PostgreSQL + pgvector answers (pgvector.py)
+            self.database_search = pgvector.open_search(self.repository, index, hnsw.get("expansion_search"))
+        except BaseException:
+            self.repository.close()
+            raise
 
     def _default_index_dir(self) -> Path:
         path = self.repository.path

@@ -38,7 +38,7 @@ AUTO_HNSW_FROM = 20_000
 11 ms at 100k, ~60 ms at 1M (single-thread BLAS, `bench/bench_gallery.py --exact-sweep`).
 HNSW with exact re-ranking answers in well under 1 ms at 100k with recall@1 ≥ 0.99 on
 real-distribution embeddings (docs/gallery.md), so it takes over where exact passes ~3 ms."""
-HNSW_DEFAULTS: dict[str, Any] = {"connectivity": 16, "expansion_add": 128, "expansion_search": 64, "dtype": "i8",
+HNSW_DEFAULTS: dict[str, Any] = {"connectivity": 32, "expansion_add": 128, "expansion_search": 128, "dtype": "i8",
                                  "rerank": 32}
 """Graph degree M, build and search beam width, stored scalar type, candidates re-ranked in
 float32. Chosen from the measured recall/latency/RAM curves (docs/gallery.md)."""
@@ -68,12 +68,17 @@ class TemplateTable:
     moves the rows after the first removed one down in place, a chunk at a time, so an erasure
     at 1M templates needs no second copy of the table."""
 
-    def __init__(self, dim: int, capacity: int = 0):
+    def __init__(self, dim: int, capacity: int = 0, with_vectors: bool = True):
         self.dim = dim
         self._n = 0
         self._keys = np.empty(capacity, np.int64)
         self._owners = np.empty(capacity, np.int64)
-        self._vectors = np.empty((capacity, dim), np.float32)
+        # without vectors (a float32 graph holds them exactly) the matrix is zero columns wide
+        self._vectors = np.empty((capacity, dim if with_vectors else 0), np.float32)
+
+    @property
+    def with_vectors(self) -> bool:
+        return self._vectors.shape[1] > 0
 
     def __len__(self) -> int:
         return self._n
@@ -120,7 +125,9 @@ class TemplateTable:
         start, end = self._n, self._n + len(keys)
         if end > len(self._keys):
             self.reserve(max(end, int(len(self._keys) * 1.25) + 1024))
-        self._keys[start:end], self._owners[start:end], self._vectors[start:end] = keys, owners, vectors
+        self._keys[start:end], self._owners[start:end] = keys, owners
+        if self.with_vectors:
+            self._vectors[start:end] = vectors
         self._n = end
         if start and keys[0] <= self._keys[start - 1]:  # not a pure append: restore the order
             order = np.argsort(self._keys[:end], kind="stable")
@@ -156,8 +163,8 @@ class TemplateTable:
 
     def get(self, keys: Any) -> np.ndarray:
         rows = self.rows(keys)
-        if (rows < 0).any():
-            raise KeyError("template id not in index")
+        if (rows < 0).any() or not self.with_vectors:
+            raise KeyError("template id not in index" if self.with_vectors else "this table holds no vectors")
         return self._vectors[rows]
 
     def owners_of(self, keys: Any) -> np.ndarray:
@@ -168,20 +175,20 @@ class TemplateTable:
         return owners.reshape(shape)
 
     def parts(self) -> list[memoryview]:
-        head = struct.pack("<qq", self._n, self.dim)
+        head = struct.pack("<qqq", self._n, self.dim, self._vectors.shape[1])
         return [memoryview(head), _raw(self.keys), _raw(self.owners), _raw(self.vectors)]
 
     @classmethod
     def from_buffer(cls, data: memoryview, offset: int) -> tuple["TemplateTable", int]:
-        n, dim = struct.unpack_from("<qq", data, offset)
-        offset += 16
-        table = cls(dim)
+        n, dim, width = struct.unpack_from("<qqq", data, offset)
+        offset += 24
+        table = cls(dim, with_vectors=width > 0)
         # copies: views would keep the whole decrypted file (graph included) alive
         table._keys = np.frombuffer(data, np.int64, n, offset).copy()
         table._owners = np.frombuffer(data, np.int64, n, offset + 8 * n).copy()
-        table._vectors = np.frombuffer(data, np.float32, n * dim, offset + 16 * n).reshape(n, dim).copy()
+        table._vectors = np.frombuffer(data, np.float32, n * width, offset + 16 * n).reshape(n, width).copy()
         table._n = n
-        return table, offset + 16 * n + 4 * n * dim
+        return table, offset + 16 * n + 4 * n * width
 
 
 class NameTable:
@@ -332,7 +339,9 @@ class HNSWIndex:
         self._params = dict(connectivity=int(connectivity), expansion_add=int(expansion_add),
                             expansion_search=int(expansion_search), dtype=dtype)
         self._index = UIndex(ndim=dim, metric="ip", **self._params)
-        self.table = table if table is not None else TemplateTable(dim)
+        # a float32 graph scores exactly: no re-ranking, and no second copy of the vectors
+        self.exact_in_graph = dtype == "f32"
+        self.table = table if table is not None else TemplateTable(dim, with_vectors=not self.exact_in_graph)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -376,27 +385,32 @@ class HNSWIndex:
         self._index.add(ukeys, placeholder, threads=self.threads)
         self._index.remove(ukeys)
 
-    def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
-        """The graph's ``count`` best keys per probe (approximate order), -1 padded."""
+    def candidates(self, queries: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's ``count`` best keys per probe and its similarities, -1 / -inf padded."""
         count = min(count, len(self._index))
         matches = self._index.search(queries, count, threads=self.threads)
+        keys = np.full((len(queries), count), -1, np.int64)
+        sims = np.full((len(queries), count), -np.inf, np.float32)
         if not hasattr(matches, "counts"):  # one probe: usearch answers Matches, unpadded
             found = np.asarray(matches.keys, dtype=np.int64).reshape(-1)
-            keys = np.full((1, count), -1, np.int64)
             keys[0, :len(found)] = found
-            return keys
-        keys = np.asarray(matches.keys, dtype=np.int64).reshape(len(queries), -1)
+            sims[0, :len(found)] = 1.0 - np.asarray(matches.distances, np.float32).reshape(-1)
+            return keys, sims
         counts = np.asarray(matches.counts).reshape(-1)
-        if (counts < keys.shape[1]).any():
-            keys[np.arange(keys.shape[1])[None, :] >= counts[:, None]] = -1
-        return keys
+        valid = np.arange(count)[None, :] < counts[:, None]
+        found = np.asarray(matches.keys, dtype=np.int64).reshape(len(queries), -1)[:, :count]
+        distances = np.asarray(matches.distances, np.float32).reshape(len(queries), -1)[:, :count]
+        keys[valid], sims[valid] = found[valid], 1.0 - distances[valid]
+        return keys, sims
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = _as_matrix(queries, self.dim)
         k = min(k, len(self.table))
         if k == 0:
             return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0), np.float32)
-        keys = self.candidates(queries, max(k, self.rerank))
+        if self.exact_in_graph:  # float32 graph: its inner products are the exact ones
+            return self.candidates(queries, k)
+        keys, _ = self.candidates(queries, max(k, self.rerank))
         rows = self.table.rows(keys).reshape(keys.shape)
         vectors = self.table.vectors[np.maximum(rows, 0)]  # (queries, candidates, dim), exact float32
         sims = np.einsum("qcd,qd->qc", vectors, queries)
@@ -406,7 +420,14 @@ class HNSWIndex:
         return np.take_along_axis(keys, order, 1), np.take_along_axis(sims, order, 1).astype(np.float32)
 
     def get(self, keys: Any) -> np.ndarray:
-        return self.table.get(keys)
+        if not self.exact_in_graph:
+            return self.table.get(keys)
+        keys = _as_keys(keys)
+        if (self.table.rows(keys) < 0).any():
+            raise KeyError("template id not in index")
+        if not len(keys):
+            return np.empty((0, self.dim), np.float32)
+        return np.asarray(self._index.get(keys.astype(np.uint64), dtype=np.float32), np.float32).reshape(len(keys), self.dim)
 
     def keys(self) -> np.ndarray:
         return self.table.keys.copy()

@@ -104,9 +104,9 @@ class IndexCache:
 
     def member_sims(self, model: str, probe: np.ndarray, owner_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(owner identity id, exact similarity to ``probe``) of every template of the given identities."""
-        table = self._current(model).index.table
-        rows = np.flatnonzero(np.isin(table.owners, owner_ids))
-        return table.owners[rows], table.vectors[rows] @ probe
+        index = self._current(model).index
+        rows = np.flatnonzero(np.isin(index.table.owners, owner_ids))
+        return index.table.owners[rows], index.get(index.table.keys[rows]) @ probe
 
     def _current(self, model: str) -> _Cached:
         generation = self.repository.generation(model)

@@ -113,9 +113,13 @@ class GalleryQueries:
 
     def unknown_sources(self, ids: list[int]) -> dict[int, str | None]:
         """Where each stored unknown face was seen (``add_unknowns(sources=…)``), by id."""
+        wanted = [int(i) for i in ids]
+        found: dict[int, str | None] = {}
         with self.store.read() as session:
-            return dict(session.execute(select(UnknownRow.id, UnknownRow.source)
-                                        .where(UnknownRow.id.in_([int(i) for i in ids]))).all())
+            for start in range(0, len(wanted), 5000):  # SQLite caps bound parameters per statement
+                found.update(session.execute(select(UnknownRow.id, UnknownRow.source)
+                                             .where(UnknownRow.id.in_(wanted[start:start + 5000]))).all())
+        return found
 
     def show(self, name: str) -> dict[str, Any]:
         with self.store.read() as session:

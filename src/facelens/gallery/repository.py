@@ -171,7 +171,13 @@ class GalleryRepository(GalleryQueries):
         return results, IndexChange(generations, added=added)
 
     def _after_insert(self, session: Session, added: dict[str, VectorBatch]) -> None:
-        """Hook for a search that lives in the database (pgvector.py): same transaction."""
+        """A gallery searched in PostgreSQL also gets the clear copy (pgvector.py), in this
+        transaction: the setting is read after the generation row lock, so no writer misses it."""
+        if self.store.backend == "postgresql":
+            from . import pgvector
+
+            if pgvector.is_enabled(session, self.store):
+                pgvector.write_clear(session, added)
 
     @staticmethod
     def _existing(session: Session, names: list[str], add: bool, check_missing: bool = True) -> dict[str, IdentityRow]:

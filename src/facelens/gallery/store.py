@@ -37,7 +37,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from .. import config
@@ -263,6 +263,8 @@ class Store:
             with self._lock, Session(self._write_engine, expire_on_commit=False) as session:
                 with session.begin():
                     yield session
+        except IntegrityError:
+            raise  # a refused row (e.g. a taken name): the caller turns it into its own error
         except (DatabaseError, OperationalError) as exc:
             raise storage_error(exc, self.url) from None
 

@@ -342,6 +342,7 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "mobilefacenet": Builder("facelens.embedding.mobilefacenet:MobileFaceNet"),
         "mobilefacenet_noflip": Builder("facelens.embedding.mobilefacenet:MobileFaceNetNoFlip"),
         "dlib": Builder("facelens.embedding.dlib_resnet:DlibResNet"),
+        "faceres": Builder("facelens.embedding.faceres:FaceRes"),
         "fused": Builder("facelens.embedding.fusion:Fused"),
     },
 }

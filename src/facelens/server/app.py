@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -47,6 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("no API key exists yet: every /api/v1 call will be refused; create one with "
                         "`facelens keys create NAME --role admin`")
         state.daemon.start_configured()
+        if any(w.record_unknowns for w in settings.watchlists.values()):
+            # scikit-learn takes seconds to import: not on the first GET /unknowns/clusters
+            threading.Thread(target=_import_clustering, name="facelens-import-sklearn", daemon=True).start()
         try:
             yield
         finally:
@@ -75,6 +79,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.server.cors_origins, allow_headers=["X-API-Key"],
                            allow_methods=["GET", "POST", "PATCH", "DELETE"])
     return app
+
+
+def _import_clustering() -> None:
+    try:
+        import sklearn.cluster  # noqa: F401 - imported for its side effect: loaded once, now
+    except ImportError:  # the clusters route will say so when asked
+        pass
 
 
 class _Lazy:

@@ -48,6 +48,7 @@ ADMIN = frozenset({"admin"})
 OPERATE = frozenset({"admin", "operator"})
 VIEW = frozenset({"admin", "operator", "viewer"})
 DEVICE = frozenset({"admin", "operator", "device"})
+ANYONE = frozenset(ROLES)  # any valid key (GET /me)
 ROLES_EXTENSION = "x-facelens-roles"
 KEY_HEADER = "X-API-Key"
 KEY_RE = re.compile(r"^flk_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})$")

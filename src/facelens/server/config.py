@@ -62,6 +62,10 @@ class ServerSettings(_Strict):
     key_cache_s: float = Field(10.0, ge=0)  # a key revoked by another process stops within this
     model: str = DEFAULT_MODEL
     detector: str = DEFAULT_DETECTOR
+    # Keep each enrolled face's crop (AES-GCM sealed with the gallery key, erased with the
+    # person) so operators can see who is enrolled and compare an alert with the person it
+    # named. false: never kept, and an enrolment asking for it is refused. docs/service.md.
+    keep_face_images: bool = True
 
     @property
     def max_upload_bytes(self) -> int:
@@ -71,6 +75,9 @@ class ServerSettings(_Strict):
 class WatchlistSettings(_Strict):
     threshold: float | None = Field(None, ge=-1, le=1)
     report_unknown: bool = False
+    # keep unknown people's faces (their track's embedding, sealed) for GET /unknowns/clusters;
+    # with report_unknown, the unknown alert's snapshot becomes the face's picture
+    record_unknowns: bool = False
     cooldown_s: float = Field(30.0, ge=0)
     everyone: bool = False  # true: every gallery identity, not only metadata watchlist=<name>
 

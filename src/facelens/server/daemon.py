@@ -9,7 +9,9 @@ State for ``/health`` and ``GET /cameras``: stopped, starting, running, backoff,
 
 What a camera produces goes to the server's database, not to side files: alerts (with the
 sealed snapshot and the matched track's embedding, for review feedback), sightings (the time
-line) and, with ``happiness = true``, expression observations. Alerts are also published on
+line), with ``happiness = true`` expression observations, and with a watchlist's
+``record_unknowns = true`` the faces of people who matched nobody (the gallery's unknown faces,
+for ``GET /unknowns/clusters``; see UnknownFaces). Alerts are also published on
 the event bus (SSE, MQTT, webhooks). A ``push`` camera has no source of its own: a device
 POSTs frames (``POST /api/v1/cameras/{id}/frames``) into a small queue.
 
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConflictError, FacelensError, NotFoundError, StorageError
+from ..feedback import FeedbackWatchlist
 from ..video import AlertManager, CameraWatcher, Frame, GalleryWatchlist, Linker, VideoSource, WatchConfig, open_source
 from .config import CameraSettings, Settings, WatchlistSettings, hide_credentials
 
@@ -132,6 +135,50 @@ class DaemonContext:
     linker: Linker | None = None
 
 
+class UnknownFaces:
+    """Where one camera's watcher keeps the faces of people who matched nobody.
+
+    ``WatchConfig.record_unknowns`` makes the watcher store an unknown track's embedding with
+    ``watchlist.gallery.add_unknowns`` (video/watch.py): this object is that ``gallery``, and it
+    adds to the server's gallery where the face was seen — ``alert:<id>`` when the camera raised
+    an unknown alert for the track (its snapshot is then the face's picture), else
+    ``camera:<id>``. The watcher ends a track by offering its unknown alert (the sinks run in this
+    camera's thread, at once) and then recording its face, so the alert noted just before is
+    the same track's; the note is dropped after every frame, so a face recorded without an alert
+    (its track had alerted as a match earlier) never borrows another's."""
+
+    def __init__(self, gallery: Any, camera_id: str) -> None:
+        self.gallery, self.camera_id = gallery, camera_id
+        self.recorded = 0
+        self._alert_id: str | None = None
+
+    def alert_raised(self, alert: Any) -> None:
+        if alert.kind == "unknown":
+            self._alert_id = alert.alert_id
+
+    def frame_done(self) -> None:
+        self._alert_id = None
+
+    def add_unknowns(self, vectors: np.ndarray, model: str) -> None:
+        source = f"alert:{self._alert_id}" if self._alert_id else f"camera:{self.camera_id}"
+        self._alert_id = None
+        rows = np.atleast_2d(vectors)
+        try:
+            self.gallery.add_unknowns(rows, model, sources=[source] * len(rows))
+        except StorageError as exc:  # one face less to cluster, never a dead camera
+            log.warning("camera %s: unknown face not stored: %s", self.camera_id, exc)
+            return
+        self.recorded += len(rows)
+
+
+class _CameraWatchlist(FeedbackWatchlist):
+    """The negative-template watchlist plus ``gallery``: where the watcher records unknown faces."""
+
+    def __init__(self, inner: Any, negatives: Any, unknown_faces: UnknownFaces) -> None:
+        super().__init__(inner, negatives)
+        self.gallery = unknown_faces
+
+
 class _AlertRecorder:
     """The video alert sink of one camera: store (sealed), then publish. Alerts raised while the
     database is down wait in memory (bounded) and are written with the next one."""
@@ -141,6 +188,7 @@ class _AlertRecorder:
         self.pending: deque = deque(maxlen=1000)
 
     def emit(self, alert: Any) -> None:
+        self.worker.unknown_faces.alert_raised(alert)
         embedding = self.worker.track_embedding(alert.track_id) if alert.kind == "match" else None
         self.pending.append((alert, embedding))
         while self.pending:
@@ -189,6 +237,7 @@ class CameraWorker:
         self._stop = threading.Event()
         self._latest: tuple[int, np.ndarray, list] | None = None
         self._smoother = None
+        self.unknown_faces = UnknownFaces(context.gallery, self.id)
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -255,14 +304,13 @@ class CameraWorker:
         return open_source(self.settings.source, self.id, self.settings.location, **options)
 
     def _watcher(self, source: VideoSource) -> CameraWatcher:
-        from ..feedback import FeedbackWatchlist
-
         listed = LiveWatchlist(self.context.gallery, self.settings.watchlist, self.watchlist_settings, self.model)
-        watchlist = FeedbackWatchlist(listed, self.context.negatives)
+        watchlist = _CameraWatchlist(listed, self.context.negatives, self.unknown_faces)
         alerts = AlertManager([_AlertRecorder(self)], cooldown=self.watchlist_settings.cooldown_s)
         config = WatchConfig(model=self.model, detector=self.context.settings.server.detector,
                              detect_every=self.settings.detect_every, threshold=self.watchlist_settings.threshold,
                              report_unknown=self.watchlist_settings.report_unknown,
+                             record_unknowns=self.watchlist_settings.record_unknowns,
                              cooldown=self.watchlist_settings.cooldown_s)
         return CameraWatcher(source, watchlist, alerts, config, linker=self.context.linker, on_frame=self._on_frame)
 
@@ -284,6 +332,7 @@ class CameraWorker:
 
     # -- per frame ----------------------------------------------------------------------------
     def _on_frame(self, frame: Frame, faces: list) -> None:
+        self.unknown_faces.frame_done()
         self.frames += 1
         self.last_frame_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         self._latest = (self.frames, frame.image, faces)
@@ -333,7 +382,8 @@ class CameraWorker:
                 "source": "push" if self.settings.is_push else hide_credentials(self.settings.source),
                 "watchlist": self.settings.watchlist, "frames": self.frames, "alerts": self.alerts,
                 "failures": self.failures, "error": _without_credentials(self.error), "retry_in_s": self.retry_in,
-                "last_frame_at": self.last_frame_at, "happiness": self.settings.happiness}
+                "last_frame_at": self.last_frame_at, "happiness": self.settings.happiness,
+                "unknown_faces_recorded": self.unknown_faces.recorded}
 
 
 def _without_credentials(text: str | None) -> str | None:

@@ -42,15 +42,16 @@ new id — the track is split, not averaged.
 
 The gates (``python bench/bench_video.py --gates --data DATA``; table in docs/video.md): every
 labelled face of the three benchmark videos (bench/labels) that BlazeFace finds, embedded with
-MobileFaceNet, compared with the running template of its own person in the same shot (1,361
+MobileFaceNet, compared with the running template of its own person in the same shot (1,362
 same-person comparisons) and with the running templates of every other labelled person of the
-video (4,629 different-person comparisons), plus 600 LFW View 2 impostor pairs. Different people
+video (4,358 different-person comparisons), plus 600 LFW View 2 impostor pairs. Different people
 on the Hamilton clip score at most 0.428 and LFW impostors at most 0.436; the crowd clip's small,
-blurred faces overlap (different p99 0.658, same p1 0.342). APPEARANCE_GATE = 0.45, just above
-both maxima, rejects 0.66 % of same-person comparisons (crowd 1.8 %) and accepts 2.1 % of
-different-person ones (crowd 2.9 %) — which must also sit where the track is predicted to join it.
-REID_GATE = 0.60 (no position evidence) accepts 1.0 % of different-person comparisons and rejects
-2.6 % of same-person ones; it is also near the calibrated identification threshold (0.611).
+blurred faces overlap (different people: 99th percentile 0.506, max 0.758; same person: 1st
+percentile 0.386). APPEARANCE_GATE = 0.45, just above both maxima, rejects 0.59 % of the
+same-person comparisons (crowd 1.6 %) and lets 1.35 % of the different-person ones through (crowd
+1.9 %) — which must then also sit where the track is predicted to join it. REID_GATE = 0.60 (no
+position evidence) lets 0.34 % of different-person comparisons through (crowd 0.49 %) and rejects
+2.6 % of same-person ones; it is also close to the calibrated identification threshold (0.611).
 """
 
 from __future__ import annotations

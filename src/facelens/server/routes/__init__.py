@@ -5,8 +5,8 @@ typed arguments of a use case or library call, runs heavy work on the bounded wo
 returns the JSON the CLI's ``--json`` prints for the same operation. No recognition logic here.
 """
 
-from . import access, admin, alerts, audit, cameras, health, recognition, reports, subjects
+from . import access, admin, alerts, audit, cameras, health, recognition, reports, subjects, unknowns
 
 API_ROUTERS = (subjects.router, recognition.router, cameras.router, alerts.router, access.router, reports.router,
-               audit.router, admin.router)
+               unknowns.router, audit.router, admin.router)
 ROOT_ROUTERS = (health.router,)

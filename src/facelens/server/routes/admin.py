@@ -1,4 +1,4 @@
-"""Administration: API keys and the running settings (admin role only)."""
+"""Administration: API keys and the running settings (admin role only); who the caller is (any key)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
-from ..auth import ADMIN, ROLES, ApiKey, allow, caller
+from ..auth import ADMIN, ANYONE, ROLES, ApiKey, allow, caller
 from ..state import ServerState
 from .common import server
 
@@ -18,6 +18,13 @@ class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     role: str
+
+
+@router.get("/me", **allow(ANYONE), summary="The calling key's name and role")
+def me(key: ApiKey = Depends(caller)) -> dict[str, str]:
+    """What a client (the dashboard's log-in) needs to know about its key: whose it is and what
+    it may do (the roles table in docs/service.md)."""
+    return {"name": key.name, "role": key.role}
 
 
 @router.get("/keys", **allow(ADMIN), summary="API keys (never the keys themselves)")

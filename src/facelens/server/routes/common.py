@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from fastapi import Request, UploadFile
+from fastapi.responses import Response
 
-from ...errors import BadInputError
+from ...errors import BadInputError, FacelensError
 from ..errors import ApiError
 from ..state import ServerState
 
@@ -45,6 +46,28 @@ def parse_json_field(text: str | None, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadInputError(f"{what} must be a JSON object")
     return value
+
+
+def jpeg_response(image: bytes, max_side: int | None = None) -> Response:
+    """A stored image (PNG or JPEG bytes) as a JPEG response, at most ``max_side`` pixels on its
+    longest side. Face images are personal data: the browser is told not to keep them."""
+    import cv2
+    import numpy as np
+
+    headers = {"Cache-Control": "no-store"}
+    if max_side is None and image[:3] == b"\xff\xd8\xff":  # a JPEG already (alert snapshots): as it is
+        return Response(image, media_type="image/jpeg", headers=headers)
+    pixels = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise FacelensError("a stored face image cannot be decoded")  # 500: ours, not the caller's
+    longest = max(pixels.shape[:2])
+    if max_side is not None and longest > max_side:
+        scale = max_side / longest
+        pixels = cv2.resize(pixels, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    if not ok:
+        raise FacelensError("a stored face image cannot be encoded as JPEG")
+    return Response(data.tobytes(), media_type="image/jpeg", headers=headers)
 
 
 def record(state: ServerState, key: Any, event: str, subject: str | None, **details: Any) -> None:

@@ -97,19 +97,7 @@ export async function download(path, query, filename) {
   setTimeout(() => URL.revokeObjectURL(href), 10_000);
 }
 
-// The key's name and role. Until the server has GET /api/v1/me, ask it a question only the
-// operating roles may ask (the audit log, one entry): the server decides, the page only listens.
-export async function whoAmI(key) {
-  try {
-    return await api("/me", { key });
-  } catch (error) {
-    if (error.status !== 404) throw error;
-  }
-  try {
-    await api("/audit", { key, query: { limit: 1 } });
-    return { name: null, role: "operator" };
-  } catch (error) {
-    if (error.status === 403) return { name: null, role: "viewer" };
-    throw error;
-  }
+// The key's name and role, as the server knows them (any valid key may ask).
+export function whoAmI(key) {
+  return api("/me", { key });
 }

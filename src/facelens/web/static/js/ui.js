@@ -89,3 +89,22 @@ export function badge(text, kind) {
 export function field(label, control) {
   return h("label", { class: "field" }, h("span", {}, label), control);
 }
+
+// Run `load(element)` once the element comes near the screen: images behind the key are fetched
+// for what the operator can see, not for a whole page of cards at once.
+const pending = new WeakMap(); // element → its load function
+const nearScreen = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    nearScreen.unobserve(entry.target);
+    const load = pending.get(entry.target);
+    pending.delete(entry.target);
+    load(entry.target);
+  }
+}, { rootMargin: "200px" });
+
+export function whenVisible(element, load) {
+  pending.set(element, load);
+  nearScreen.observe(element);
+  return element;
+}

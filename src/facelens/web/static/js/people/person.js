@@ -62,11 +62,11 @@ function actions(name, gone) {
 }
 
 function faceTile(face, refresh) {
-  const frame = h("div", { class: "frame" }, face.has_image ? "photo" : "no photo stored");
+  const frame = h("div", { class: "frame" }, face.has_image ? "loading…" : "no photo kept");
   if (face.has_image) {
-    imageUrl(`/faces/${face.id}/image.jpg`)
+    imageUrl(`/faces/${face.id}/image.jpg`, { size: 320 })
       .then((url) => frame.replaceChildren(h("img", { src: url, alt: `photo ${face.id}` })))
-      .catch(() => (frame.textContent = "photo not served"));
+      .catch((error) => (frame.textContent = error.message));
   }
   const remove = h("button", { type: "button", class: "danger", dataset: { needs: "operate" } }, "Remove photo");
   remove.addEventListener("click", () => {

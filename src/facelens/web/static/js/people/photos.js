@@ -4,8 +4,6 @@ import { api } from "../api.js";
 import { badge, h, number } from "../ui.js";
 
 const enc = encodeURIComponent;
-// Photos are kept (encrypted) so the people list and the person's page can show them.
-const KEEP_IMAGES = "true";
 
 export function dialog(title, ...body) {
   const box = h("dialog", { "aria-label": title });
@@ -49,15 +47,18 @@ export async function preview(file, tile) {
 }
 
 // Each photo is sent on its own, so one bad photo costs only itself: the server accepts it or
-// refuses it with the reason (no face, several faces, unreadable, too large), shown beside it.
-// The first accepted photo creates the person (POST /subjects); later ones are added to them.
+// refuses it with the reason (no face, several faces, blurred, turned, too small, unreadable,
+// too large), shown beside it. `strict` asks the server to refuse faces with quality problems
+// rather than store them with a warning. Whether the face crop is kept (for thumbnails) is the
+// server's setting, keep_face_images. The first accepted photo creates the person
+// (POST /subjects); later ones are added to them.
 export async function sendPhotos(name, files, tiles, { creating }) {
   const outcomes = [];
   for (const [i, file] of files.entries()) {
     const tile = tiles.children[i] ?? tiles.appendChild(photoTile(file));
     const form = new FormData();
     form.append(creating ? "images" : "image", file, file.name);
-    form.append("keep_images", KEEP_IMAGES);
+    form.append("strict", "true");
     if (creating) form.append("name", name);
     try {
       await api(creating ? "/subjects" : `/subjects/${enc(name)}/faces`, { method: "POST", form });

@@ -1,0 +1,65 @@
+"""HSE FaceRes: a MobileNet trained on VGGFace2 (Savchenko 2019), 1024-d, via Human's TF.js port.
+
+A different network, training set and crop from MobileFaceNet (ArcFace-style MS1M crops) and
+dlib (its own chips), so its errors overlap theirs less: its value is in the fused modes
+(``fusion.py``). The same network also predicts gender and age (outputs ``gender``, ``age`` of
+the ONNX file; not used here yet).
+
+Its input, from the upstream code (HSE_FaceRec_tf ``facial_analysis.py``): a 224×224 face
+crop, BGR, minus the ImageNet channel means (Keras/Caffe ``preprocess_input``). Upstream crops
+an MTCNN box plus a margin without rotating; we align instead, placing the ArcFace 5-point
+template at twice its 112-px scale and 5 % of the crop higher (more chin, less forehead), the best
+of the crops tried on LFW folds 1–2 (weights folder README).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..alignment import CROP_SIZE, alignment_points, similarity_transform
+from ..models import runtime
+from ..types import Face
+from .base import l2_normalise
+
+INPUT_SIZE = 224
+TEMPLATE_SHIFT = (0.0, -0.05 * INPUT_SIZE)  # template moved up inside the crop, in pixels
+BGR_MEANS = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+
+
+def faceres_crop(rgb: np.ndarray, face: Face) -> np.ndarray:
+    """The 224×224 RGB crop FaceRes embeds: ArcFace-template similarity alignment, looser and
+    lower than the 112-px crop the other embedders use."""
+    src, dst = alignment_points(face)
+    dst = dst * (INPUT_SIZE / CROP_SIZE) + np.array(TEMPLATE_SHIFT)
+    matrix = similarity_transform(src, dst)
+    return cv2.warpAffine(rgb, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+class FaceRes:
+    name = "faceres"
+    version = "human-models-3.0.4/faceres"
+    dim = 1024
+
+    def __init__(self, flip: bool = False) -> None:
+        self.flip = flip
+        self._session = runtime.onnx("faceres")
+        self._input = self._session.get_inputs()[0].name
+
+    def embed(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+        return self.embed_crops([faceres_crop(rgb, face) for face in faces])
+
+    def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Embeddings of 224×224 RGB crops made by ``faceres_crop``."""
+        if not crops:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        batch = np.stack(crops)
+        vectors = self._run(batch)
+        if self.flip:
+            vectors = vectors + self._run(batch[:, :, ::-1])
+        return l2_normalise(vectors)
+
+    def _run(self, rgb_batch: np.ndarray) -> np.ndarray:
+        tensor = rgb_batch[..., ::-1].astype(np.float32) - BGR_MEANS
+        return self._session.run(["embedding"], {self._input: tensor})[0]
