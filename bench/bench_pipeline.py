@@ -98,6 +98,8 @@ def main() -> None:
             ("facelens mobilefacenet", lambda im: facelens_stages(im, "mobilefacenet")),
             ("facelens mfn no flip", lambda im: facelens_stages(im, "mobilefacenet_noflip")),
             ("facelens fused", lambda im: facelens_stages(im, "fused")),
+            ("facelens faceres", lambda im: facelens_stages(im, "faceres")),
+            ("facelens fused_faceres", lambda im: facelens_stages(im, "fused_faceres")),
             ("dlib HOG+ResNet", dlib_pipeline),
         ):
             function(rgb)  # warm-up: model loading is not pipeline time
@@ -107,7 +109,8 @@ def main() -> None:
             print(f"{path.name:14s} {name:22s} {r['faces']:5.0f} {1000 * r['detect']:8.1f} "
                   f"{1000 * r['align+quality']:8.1f} {1000 * r['embed']:8.1f} {1000 * r['total']:9.1f} {per_face:8.1f}")
         base = rows["dlib HOG+ResNet"]["total"]
-        for name in ("facelens mobilefacenet", "facelens mfn no flip", "facelens fused"):
+        for name in ("facelens mobilefacenet", "facelens mfn no flip", "facelens fused", "facelens faceres",
+                     "facelens fused_faceres"):
             print(f"{'':14s} speed-up of {name} over dlib: {base / rows[name]['total']:.1f}×")
 
 

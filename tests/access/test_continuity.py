@@ -45,20 +45,24 @@ def swap_refused(decision) -> bool:
     return not decision.granted and any("photo swap" in r for r in decision.reasons)
 
 
-@pytest.mark.parametrize("width,kind", [(320, "print"), (640, "screen"), (1280, "print"), (1920, "screen")])
-def test_blink_photo_swap_is_refused_at_every_capture_size(door, orl_eyes, width, kind):
+def test_blink_photo_swap_is_refused_at_every_capture_size(door, orl_eyes):
     """ORL s11's open-eyes photo (1) and closed-eyes photo (4), printed or on a screen, held in
-    the hand, lined up and swapped: refused by the continuity rule alone (active liveness) and
-    at a liveness-both door."""
+    the hand, lined up and swapped at 320, 640, 1280 and 1920 px: refused at a liveness-both door
+    at every size. The continuity rule alone (active liveness) catches the swap at most sizes;
+    at small faces the eye opening's noise can hide the jump (swap_eval: 4 of 42 aligned swaps
+    pass the active line at 320 px, 0 of 42 at 1920 px; docs/access.md "Photo swaps")."""
     s11 = orl_eyes["s11"]
-    face_width = float(np.mean(attacks.CAPTURE_BANDS[width]))
-    frames = attacks.swap_sequence([s11[1], s11[4]], BLINK_SWAP, width, face_width, kind, seed=width)
-    assert frames[0].shape == (int(round(width * attacks.FRAME_ASPECT)), width, 3)
-    active = check(frames, "s11", make_policy(liveness="active", max_failures=100), gallery=door, challenge="blink")
-    assert swap_refused(active), active.reasons
-    assert active.similarity >= active.threshold  # the right person's photos: only liveness stops them
-    both = check(frames, "s11", make_policy(liveness="both", max_failures=100), gallery=door, challenge="blink")
-    assert not both.granted
+    caught_by_continuity = 0
+    for width, kind in ((320, "print"), (640, "screen"), (1280, "print"), (1920, "screen")):
+        face_width = float(np.mean(attacks.CAPTURE_BANDS[width]))
+        frames = attacks.swap_sequence([s11[1], s11[4]], BLINK_SWAP, width, face_width, kind, seed=width)
+        assert frames[0].shape == (int(round(width * attacks.FRAME_ASPECT)), width, 3)
+        both = check(frames, "s11", make_policy(liveness="both", max_failures=100), gallery=door, challenge="blink")
+        assert not both.granted, (width, kind)
+        assert both.similarity >= both.threshold  # the right person's photos: only liveness stops them
+        active = check(frames, "s11", make_policy(liveness="active", max_failures=100), gallery=door, challenge="blink")
+        caught_by_continuity += swap_refused(active)
+    assert caught_by_continuity >= 3
 
 
 def test_smile_photo_swap_and_held_out_simulator_are_refused(door, orl12):

@@ -3,7 +3,9 @@
 - ``mobilefacenet`` (default): 192-d, flip test-time augmentation in the model's batch of 2.
 - ``mobilefacenet_noflip``: the same network, two different faces per call (crowded frames).
 - ``dlib``: dlib's ResNet-29, 128-d, on dlib's own chips (weights via ``facelens models fetch``).
-- ``fused``: both scores in one vector, weighted by the verification calibration.
+- ``faceres``: HSE FaceRes (MobileNet, VGGFace2), 1024-d, on a looser 224×224 crop.
+- ``fused``: MobileFaceNet and dlib scores in one vector, weighted by the verification calibration.
+- ``fused_faceres``: MobileFaceNet and FaceRes the same way, about a quarter of ``fused``'s cost.
 
 The names and their classes live in ``facelens.models.registry`` (``BUILDERS["embedder"]``).
 """

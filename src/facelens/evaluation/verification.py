@@ -302,24 +302,28 @@ def write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
-def fused_report(pairs: list[Pair], first: np.ndarray, second: np.ndarray
+def fused_report(pairs: list[Pair], first: np.ndarray, second: np.ndarray, name: str = "fused"
                  ) -> tuple[np.ndarray, VerificationReport, float, list[float]]:
-    """The fused model's scores and report, its shipped weight (fitted on all pairs) and the
+    """A fused mode's scores and report, its shipped weight (fitted on all pairs) and the
     weight chosen inside each fold (the report's accuracy is the nested, honest one)."""
     weight = fusion_weight_from(pairs, first, second)
     nested, fold_weights = fused_fold_accuracies(pairs, first, second)
     scores = fuse_scores(first, second, weight)
-    return scores, evaluate(pairs, scores, "fused", accuracies=nested), weight, fold_weights
+    return scores, evaluate(pairs, scores, name, accuracies=nested), weight, fold_weights
 
 
 def write_calibration(reports: dict[str, VerificationReport], fusion_weight: float, data: str,
-                      command: str, path: Path | None = None) -> Path:
+                      command: str, path: Path | None = None,
+                      fusion_weights: dict[str, float] | None = None) -> Path:
     """Write the thresholds and fusion weight ``verify`` uses (by default into the package's
     calibration/verification.json) and make this process read the new file; returns the path."""
     from ..match import thresholds
 
     path = path or thresholds.VERIFICATION_FILE
-    write_json(path, calibration_record(reports, fusion_weight, data, command))
+    record = calibration_record(reports, fusion_weight, data, command)
+    if fusion_weights:
+        record["fusion_weights"] = fusion_weights  # every fused mode's weight, ``fused``'s included
+    write_json(path, record)
     thresholds.clear_cache()
     return path
 
@@ -340,7 +344,7 @@ def evaluate_verification(pairs_file: Path, images_dir: Path, model: str = "all"
     ``out``; ``calibrate`` (needs "all": the fused weight depends on both backends) also writes
     the calibration file."""
     from ..embedding import EMBEDDERS
-    from ..embedding.fusion import PARTS
+    from ..embedding.fusion import FUSIONS
 
     if not Path(images_dir).is_dir():
         raise BadInputError(f"{images_dir}: not a folder of images")
@@ -354,28 +358,33 @@ def evaluate_verification(pairs_file: Path, images_dir: Path, model: str = "all"
     missing = [n for n in names if not (images_dir / n).is_file()]
     if missing:
         raise BadInputError(f"{len(missing)} images of the pairs file are missing under {images_dir}, e.g. {missing[0]}")
-    base_models = sorted(set(chosen) - {"fused"} | (set(PARTS) if "fused" in chosen else set()))
+    fused_modes = [m for m in chosen if m in FUSIONS]
+    parts = {part for mode in fused_modes for part in FUSIONS[mode]}
+    base_models = sorted(set(chosen) - set(FUSIONS) | parts)
     embeddings = embed_images(images_dir, names, base_models, detector,
                               cache=out / f"embeddings-{detector}.npz", progress=progress)
     scores = {m: pair_scores(pairs, embeddings, m) for m in base_models}
     reports = {m: evaluate(pairs, scores[m], m) for m in base_models}
-    weight, fold_weights = None, None
-    if "fused" in chosen:
-        scores["fused"], reports["fused"], weight, fold_weights = fused_report(
-            pairs, scores[PARTS[0]], scores[PARTS[1]])
+    weights, fold_weights = {}, {}
+    for mode in fused_modes:
+        first, second = FUSIONS[mode]
+        scores[mode], reports[mode], weights[mode], fold_weights[mode] = fused_report(
+            pairs, scores[first], scores[second], mode)
     reports = {m: reports[m] for m in chosen}
     labels = np.array([p.same for p in pairs])
     plot_roc({m: (labels, scores[m]) for m in chosen}, out / "roc.png",
              f"{Path(pairs_file).name}: {len(pairs)} pairs")
     summary = {
         "pairs": len(pairs), "images": len(names), "detector": detector,
-        "no_face_fallbacks": embeddings.fallbacks, "fusion_weight": weight,
-        "fusion_weight_per_fold": fold_weights,
+        "no_face_fallbacks": embeddings.fallbacks, "fusion_weight": weights.get("fused"),
+        "fusion_weight_per_fold": fold_weights.get("fused"),
+        "fusion_weights": weights, "fusion_weights_per_fold": fold_weights,
         "ms_per_image": {m: round(1000 * s / len(names), 2) for m, s in embeddings.seconds.items()},
         "reports": {m: r.to_dict() for m, r in reports.items()}, "roc_png": str(out / "roc.png"),
     }
     write_json(out / "report.json", summary)
     calibration_file = None
     if calibrate:
-        calibration_file = write_calibration(reports, weight, f"{pairs_file} with images {images_dir}", command)
+        data = f"{pairs_file} with images {images_dir}"
+        calibration_file = write_calibration(reports, weights.get("fused"), data, command, fusion_weights=weights)
     return VerificationRun(summary, reports, calibration_file)

@@ -3,6 +3,8 @@
 It takes templates, vectors and Face records — never images: turning images into faces is the
 use cases' job (``facelens.usecases.enrolment`` / ``.identification``). Every change goes
 through the repository as one transaction with its audit entry; the index cache then follows.
+Searches are answered from memory (index_cache.py) or, on a PostgreSQL gallery with database
+search on, by PostgreSQL + pgvector (pgvector.py).
 """
 
 from __future__ import annotations
@@ -57,7 +59,13 @@ def _gc_paused(pause: bool) -> Iterator[None]:
 
 
 class Gallery:
-    """A persistent, encrypted face gallery. Use as a context manager or call ``close()``."""
+    """A persistent, encrypted face gallery. Use as a context manager or call ``close()``.
+
+    ``index``: "auto" (exact below ``index.AUTO_HNSW_FROM`` templates, HNSW above; a PostgreSQL
+    gallery with database search on searches there), "exact", "hnsw", or "pgvector" (turn
+    database search on: templates then also stored in clear, see pgvector.py). ``hnsw``: the
+    HNSW parameters (``index.HNSW_DEFAULTS``); its ``expansion_search`` is also pgvector's
+    ``hnsw.ef_search``."""
 
     def __init__(self, db: str | Path | None = None, *, key: bytes | str | None = None, create_key: bool = False,
                  index: str = "auto", index_dir: str | Path | None = None, scoring: Scoring = "max",

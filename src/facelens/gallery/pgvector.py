@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from .index_cache import Shortlist
 from .records import VectorBatch
-from .store import IdentityRow, TemplateRow
+from .store import TemplateRow
 
 log = logging.getLogger("facelens.gallery")
 
@@ -191,7 +191,8 @@ class DatabaseSearch:
                  "JOIN gallery_identities i ON i.id = v.identity_id ORDER BY sim DESC")
         out = []
         with self.store.engine.connect() as conn:
-            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {max(self.expansion_search, 1)}")
+            # an HNSW scan yields at most ef_search rows: never fewer than the shortlist asked for
+            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {max(self.expansion_search, int(count))}")
             for probe in probes:
                 rows = conn.exec_driver_sql(query, {"q": _vector_text(probe), "k": int(count)}).all()
                 out.append(Shortlist([r[1] for r in rows], np.array([r[2] for r in rows], np.float32),

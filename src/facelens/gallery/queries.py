@@ -205,14 +205,6 @@ class GalleryQueries:
                 if rows:
                     yield self._open_rows(rows, model)
 
-    def member_templates(self, names: list[str], model: str) -> list[tuple[int, str]]:
-        """(template id, identity name) of every ``model`` template of the named identities."""
-        with self.store.read() as session:
-            return [(r.id, r.name) for r in session.execute(
-                select(TemplateRow.id, IdentityRow.name).join(IdentityRow, IdentityRow.id == TemplateRow.identity_id)
-                .where(IdentityRow.name.in_(names), TemplateRow.model == model)
-            ).all()]
-
     # ------------------------------------------------------------------ retention
 
     def consent_expired(self, now: datetime) -> list[str]:

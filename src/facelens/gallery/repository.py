@@ -113,9 +113,6 @@ class GalleryRepository(GalleryQueries):
 
     # ------------------------------------------------------------------ sealing
 
-    def _seal(self, vector: np.ndarray, identity_uid: str, model: str) -> bytes:
-        return self.cipher.encrypt(np.asarray(vector, "<f4").tobytes(), template_aad(identity_uid, model))
-
     def seal(self, data: bytes, context: str) -> bytes:
         """Encrypt another subsystem's data with the gallery key, bound to ``context``."""
         return self.cipher.encrypt(data, _context_aad(context))

@@ -49,9 +49,14 @@ def identification_calibration() -> dict[str, Any]:
     return _read(IDENTIFICATION_FILE, {})
 
 
-def fusion_weight() -> float:
-    """Weight of the first model in the fused score, fitted with the verification calibration."""
-    return float(verification_calibration().get("fusion_weight", 0.5))
+def fusion_weight(model: str = "fused") -> float:
+    """Weight of the first model in a fused mode's score, fitted with the verification
+    calibration (``fusion_weight`` is ``fused``'s, ``fusion_weights`` holds every mode's)."""
+    calibration = verification_calibration()
+    weights = calibration.get("fusion_weights", {})
+    if model in weights:
+        return float(weights[model])
+    return float(calibration.get("fusion_weight", 0.5)) if model == "fused" else 0.5
 
 
 def verification_threshold(model: str, operating_point: str | None = None) -> tuple[float, str]:

@@ -344,6 +344,7 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "dlib": Builder("facelens.embedding.dlib_resnet:DlibResNet"),
         "faceres": Builder("facelens.embedding.faceres:FaceRes"),
         "fused": Builder("facelens.embedding.fusion:Fused"),
+        "fused_faceres": Builder("facelens.embedding.fusion:FusedFaceRes"),
     },
 }
 CLASSIFIER_TASKS: dict[str, str] = {  # task → class built from a ModelSpec

@@ -156,12 +156,15 @@ class Converter:
         if _attr(node, "transpose_b", False):
             kernel = kernel.T
         fused = _attr(node, "fused_ops") or []
-        bias = self.weight(inputs[2]).astype(np.float32) if fused[:1] == ["BiasAdd"] else np.zeros(kernel.shape[1], np.float32)
+        if fused[:1] == ["BiasAdd"]:
+            bias = self.weight(inputs[2]).astype(np.float32)
+        else:
+            bias = np.zeros(kernel.shape[1], np.float32)
         activation = fused[1] if len(fused) > 1 else None
         if activation not in (None, "Relu"):
             raise NotImplementedError(f"{name}: fused {activation}")
-        out = self.add("Gemm", [self.value(inputs[0]), self.const(name + "/W", kernel), self.const(name + "/B", bias)],
-                       name if activation is None else name + "/gemm")
+        operands = [self.value(inputs[0]), self.const(name + "/W", kernel), self.const(name + "/B", bias)]
+        out = self.add("Gemm", operands, name if activation is None else name + "/gemm")
         return self.add("Relu", [out], name) if activation else out
 
     def convert(self, node: dict) -> str:
@@ -196,7 +199,8 @@ class Converter:
         raise NotImplementedError(f"{op} ({name})")
 
     def build(self, outputs: dict[str, str]) -> onnx.ModelProto:
-        finals = [self.add("Identity", [self.value(tf_name)], onnx_name) for tf_name, onnx_name in outputs.items()]
+        finals = [self.add("Identity", [self.value(tf_name)], onnx_name)
+                  for tf_name, onnx_name in outputs.items()]
         dims = self.nodes[self.input_name]["attr"]["shape"]["shape"]["dim"]
         shape = ["N" if int(d["size"]) < 0 else int(d["size"]) for d in dims]
         graph = helper.make_graph(
