@@ -214,7 +214,7 @@ class DatabaseSearch:
             table = conn.execute(text(f"SELECT pg_total_relation_size('{TABLE}')")).scalar()
             indexes = conn.execute(text("SELECT COALESCE(SUM(pg_relation_size(indexrelid)), 0) FROM pg_index "
                                         f"WHERE indrelid = '{TABLE}'::regclass")).scalar()
-        return {"table_with_indexes_mb": round(table / 2**20, 1), "indexes_mb": round(indexes / 2**20, 1)}
+        return {"table_with_indexes_mb": round(float(table) / 2**20, 1), "indexes_mb": round(float(indexes) / 2**20, 1)}
 
 
 def open_search(repository: Any, requested: str, expansion_search: int | None = None) -> DatabaseSearch | None:
