@@ -14,14 +14,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from server_process import free_port, launch, server_env, stop, wait_until
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
@@ -34,27 +34,11 @@ VIDEO = DATA / "video"
 ROLES = ("admin", "operator", "viewer", "device")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def image(name: str, folder: Path = FACES) -> tuple[str, bytes, str]:
     """An upload tuple for httpx ``files=``."""
     path = folder / name
     kind = "image/png" if path.suffix == ".png" else "image/jpeg"
     return path.name, path.read_bytes(), kind
-
-
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 # ---------------------------------------------------------------- Mosquitto
@@ -192,40 +176,19 @@ def start_server(folder: Path, config: str, key_roles: dict[str, str], db: str |
     from facelens.server.auth import KeyStore
 
     secret = base64.b64encode(os.urandom(32)).decode()
-    env = {k: v for k, v in os.environ.items() if k not in ("FACELENS_DB", "FACELENS_KEY_FILE", "FACELENS_CONFIG")}
-    env.update(FACELENS_KEY=secret, XDG_DATA_HOME=str(folder / "xdg-data"), XDG_CONFIG_HOME=str(folder / "xdg-config"),
-               FACELENS_THREADS="1")
+    env = server_env(folder, secret)
     db = db or folder / "server.db"
     with Gallery(db, key=secret) as gallery:
         store = KeyStore(gallery)
         keys = {name: store.create(name, role, by="tests")["key"] for name, role in key_roles.items()}
     (folder / "facelens.toml").write_text(config)
-    port = free_port()
-    server = Server(f"http://127.0.0.1:{port}", db, folder, env, keys)
-    log = (folder / "server.log").open("wb")
-    server.process = subprocess.Popen(
-        [sys.executable, "-m", "facelens", "serve", "--port", str(port), "--db", str(db),
-         "--config", str(folder / "facelens.toml")], env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def up() -> bool:
-        if server.process.poll() is not None:
-            raise AssertionError("server exited at start-up:\n" + server.log()[-3000:])
-        try:
-            return httpx.get(f"{server.base}/health", timeout=2).status_code in (200, 503)
-        except httpx.TransportError:
-            return False
-
-    wait_until(up, 90, 0.3, "the server to answer /health")
+    server = Server("", db, folder, env, keys)
+    server.process, server.base = launch(folder, db, env)
     return server
 
 
 def stop_server(server: Server) -> None:
-    if server.process is not None and server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
+    stop(server.process)
 
 
 def main_config(broker: Broker | None, hook_url: str, dead_letter: Path) -> str:

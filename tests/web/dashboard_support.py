@@ -6,36 +6,20 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from server_process import launch, server_env, wait_until  # noqa: F401 - wait_until re-exported for the tests
+from server_process import stop as stop_process
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CHROMIUM = os.environ.get("FACELENS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 ROLES = ("admin", "operator", "viewer")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @dataclass
@@ -72,35 +56,12 @@ def prepare(folder: Path, config: str) -> Server:
 
 
 def start(server: Server) -> Server:
-    env = {k: v for k, v in os.environ.items() if k not in ("FACELENS_DB", "FACELENS_KEY_FILE", "FACELENS_CONFIG")}
-    env.update(FACELENS_KEY=server.secret, XDG_DATA_HOME=str(server.folder / "xdg-data"),
-               XDG_CONFIG_HOME=str(server.folder / "xdg-config"), FACELENS_THREADS="1")
-    port = free_port()
-    server.base = f"http://127.0.0.1:{port}"
-    log = (server.folder / "server.log").open("wb")
-    server.process = subprocess.Popen(
-        [sys.executable, "-m", "facelens", "serve", "--port", str(port), "--db", str(server.db),
-         "--config", str(server.folder / "facelens.toml")], env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def up() -> bool:
-        if server.process.poll() is not None:
-            raise AssertionError("server exited at start-up:\n" + server.log()[-3000:])
-        try:
-            return httpx.get(f"{server.base}/health", timeout=2).status_code in (200, 503)
-        except httpx.TransportError:
-            return False
-
-    wait_until(up, 90, 0.3, "the server to answer /health")
+    server.process, server.base = launch(server.folder, server.db, server_env(server.folder, server.secret))
     return server
 
 
 def stop(server: Server) -> None:
-    if server.process is not None and server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
+    stop_process(server.process)
 
 
 CONFIG = f"""
