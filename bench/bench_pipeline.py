@@ -100,6 +100,7 @@ def main() -> None:
             ("facelens fused", lambda im: facelens_stages(im, "fused")),
             ("facelens faceres", lambda im: facelens_stages(im, "faceres")),
             ("facelens fused_faceres", lambda im: facelens_stages(im, "fused_faceres")),
+            ("facelens fused_faceres_mesh", lambda im: facelens_stages(im, "fused_faceres_mesh")),
             ("dlib HOG+ResNet", dlib_pipeline),
         ):
             function(rgb)  # warm-up: model loading is not pipeline time
@@ -110,7 +111,7 @@ def main() -> None:
                   f"{1000 * r['align+quality']:8.1f} {1000 * r['embed']:8.1f} {1000 * r['total']:9.1f} {per_face:8.1f}")
         base = rows["dlib HOG+ResNet"]["total"]
         for name in ("facelens mobilefacenet", "facelens mfn no flip", "facelens fused", "facelens faceres",
-                     "facelens fused_faceres"):
+                     "facelens fused_faceres", "facelens fused_faceres_mesh"):
             print(f"{'':14s} speed-up of {name} over dlib: {base / rows[name]['total']:.1f}×")
 
 

@@ -52,3 +52,26 @@ def test_eval_blink_on_the_bundled_orl_subjects(tmp_path, capsys):
     assert summary["mesh"]["closed_detected"] == "0/3"
     assert run_cli(["eval", "blink", "--orl", str(ACCESS_DATA / "hamilton")]) == 2
     assert run_cli(["eval", "blink", "--orl", str(tmp_path / "missing")]) == 2
+
+
+def test_eval_swap_on_the_bundled_orl_subjects(tmp_path, capsys):
+    """`facelens eval swap` end to end on tests/data: the three eyes-closed ORL photos (s11/4,
+    s11/9, s36/5) swapped in for an open-eyes photo and cross-faded on a screen, at 320 px with
+    the trained simulator, at a liveness-both door: none granted; report written; typed errors."""
+    out = tmp_path / "swap"
+    code, text = cli(capsys, "eval", "swap", "--orl", str(ACCESS_DATA / "orl"), "--widths", "320",
+                     "--simulators", "attacks", "--no-extras", "--no-replay", "--no-live", "--out", str(out), "--json")
+    assert code == 0, text
+    summary = json.loads(text)
+    for style in ("aligned cut", "crossfade"):
+        cell = summary["apcer_by_band"][f"{style}/attacks/320"]["granted"]
+        assert cell["n"] == 3 and cell["accepted"] == 0, (style, cell)
+    report = json.loads((out / "swap-report.json").read_text())
+    assert {r["person"] for r in report["attacks"]} == {"orl-s11", "orl-s36"}
+    assert all(r["fps"] == 30 for r in report["attacks"])  # blink attacks run where a blink may be asked
+    assert "SIMULATED" in report["simulated"]
+    assert run_cli(["eval", "swap", "--orl", str(ACCESS_DATA / "orl"), "--widths", "300"]) == 2
+    assert run_cli(["eval", "swap", "--orl", str(ACCESS_DATA / "orl"), "--simulators", "real"]) == 2
+    assert run_cli(["eval", "swap", "--orl", str(tmp_path / "missing")]) == 2
+    assert run_cli(["eval", "swap", "--orl", str(ACCESS_DATA / "hamilton")]) == 2  # no ORL subject: no pairs
+    capsys.readouterr()

@@ -67,9 +67,9 @@ def test_blink_photo_swap_from_real_orl_images_is_refused(tmp_path, orl_eyes):
         enrol(g, "s11", [s11[10]])
         # open, closed, open photos: no intermediate eye opening (a photo swap; a live blink is in
         # tests/access/test_continuity.py)
-        decision = check([s11[i] for i in (1, 2, 3, 4, 5)], "s11", make_policy(), gallery=g, challenge="blink")
+        decision = check([s11[i] for i in (1, 2, 3, 4, 5)], "s11", make_policy(), gallery=g, challenge="blink", fps=30)
         assert not decision.granted and any("photo swap" in r for r in decision.reasons), decision.reasons
-        closed_still = check([s11[4]] * 8, "s11", make_policy(), gallery=g, challenge="blink")
+        closed_still = check([s11[4]] * 8, "s11", make_policy(), gallery=g, challenge="blink", fps=30)
         assert not closed_still.granted and any("blink not completed" in r for r in closed_still.reasons)
 
 

@@ -36,8 +36,8 @@ def test_parse_and_draw():
 
 
 def test_blink_needs_closing_and_reopening():
-    open_eyes = [(i / 15, 0.30, 0.0, 0.6, None) for i in range(4)]
-    # a real blink at 15 fps (presenter clip, docs/access.md): closing, closed, half open, open
+    open_eyes = [(i / 30, 0.30, 0.0, 0.6, None) for i in range(4)]
+    # a real blink (presenter clip, docs/access.md): closing, closed, half open, open
     blink = [(0.3, 0.22, 0.0, 0.6, None), (0.35, 0.12, 0.0, 0.6, None), (0.4, 0.24, 0.0, 0.6, None)]
     assert feed(ChallengeTracker(("blink",)), open_eyes + blink + [(0.5, 0.29, 0, 0.6, None)]) == "passed"
     assert feed(ChallengeTracker(("blink",)), open_eyes + blink) == "failed"  # never reopened
@@ -45,7 +45,7 @@ def test_blink_needs_closing_and_reopening():
 
 
 def test_blink_without_intermediate_frames_is_a_photo_swap():
-    open_eyes = [(i / 15, 0.30, 0.0, 0.6, None) for i in range(4)]
+    open_eyes = [(i / 30, 0.30, 0.0, 0.6, None) for i in range(4)]
     swap = [(0.3, 0.12, 0.0, 0.6, None), (0.35, 0.12, 0.0, 0.6, None), (0.4, 0.30, 0.0, 0.6, None)]
     tracker = ChallengeTracker(("blink",))
     assert feed(tracker, open_eyes + swap + open_eyes[:1]) == "failed"
@@ -132,18 +132,17 @@ def presenter_frames(first: int, last: int, step: int) -> list:
 
 
 def test_blink_challenge_on_real_frames(orl_eyes):
-    for frames, fps in ((presenter_frames(100, 124, 1), 30), (presenter_frames(100, 124, 2), 15),
-                        (presenter_frames(101, 123, 2), 15), (presenter_frames(404, 436, 2), 15)):
+    for frames in (presenter_frames(100, 124, 1), presenter_frames(404, 436, 1)):  # both real blinks, 30 fps
         tracker = ChallengeTracker(("blink",))
         for t, rgb in enumerate(frames):
-            tracker.update(_cues(rgb, t / fps)[0])
-        assert tracker.finish() == "passed", (fps, tracker.reason)
+            tracker.update(_cues(rgb, t / 30)[0])
+        assert tracker.finish() == "passed", tracker.reason
     # ORL s11: open ×3, closed, open — five different photos, i.e. a photo swap with no
     # intermediate frame: refused, and the reason says why
     s11 = orl_eyes["s11"]
     swap = ChallengeTracker(("blink",))
     for t, i in enumerate((1, 2, 3, 4, 5)):
-        swap.update(_cues(s11[i], t / 15)[0])
+        swap.update(_cues(s11[i], t / 30)[0])
     assert swap.finish() == "failed" and "photo swap" in swap.reason
     still = ChallengeTracker(("blink",))
     cue = _cues(s11[1])[0]
@@ -153,13 +152,20 @@ def test_blink_challenge_on_real_frames(orl_eyes):
 
 
 def test_a_real_blink_can_alias_into_a_jump_at_15_fps():
-    """The limit stated in docs/access.md: sampled at 15 fps from the other frame phase, the
-    presenter's second blink goes open → closed → closed → open with no intermediate frame, so it
-    is not counted (a person asked to blink blinks again; at 30 fps both blinks pass)."""
+    """Why a blink needs ≥ MIN_BLINK_FPS: sampled at 15 fps from the other frame phase, the
+    presenter's second blink goes open → closed → closed → open with no intermediate frame, i.e.
+    what a photo swap shows (judged as if it were a fast capture it is taken for one). At its
+    real rate of 15 fps the challenge is refused for the capture rate, saying so; at 30 fps the
+    same blink passes."""
+    frames = presenter_frames(405, 435, 2)
+    aliased = ChallengeTracker(("blink",))
+    for t, rgb in enumerate(frames):
+        aliased.update(_cues(rgb, t / 30)[0])
+    assert aliased.finish() == "failed" and "photo swap" in aliased.reason
     tracker = ChallengeTracker(("blink",))
-    for t, rgb in enumerate(presenter_frames(405, 435, 2)):
+    for t, rgb in enumerate(frames):
         tracker.update(_cues(rgb, t / 15)[0])
-    assert tracker.finish() == "failed" and "photo swap" in tracker.reason
+    assert tracker.finish() == "failed" and "15 frames/s" in tracker.reason and "needs ≥ 25" in tracker.reason
     at_30 = ChallengeTracker(("blink",))
     for t, rgb in enumerate(presenter_frames(404, 436, 1)):
         at_30.update(_cues(rgb, t / 30)[0])

@@ -52,3 +52,14 @@ def test_threshold_comes_from_the_calibration_at_the_stated_far():
     assert strict.threshold > lenient.threshold and "far_1e-3" in strict.threshold_source
     with pytest.raises(BadInputError):
         Policy(far=0.2).resolved()
+
+
+def test_default_challenges_are_head_turns():
+    """Blink and smile are passed by a screen slideshow cross-fading two photos (swap_eval, docs/
+    access.md): a door draws head turns unless its policy names other challenges."""
+    from facelens.access import Policy
+    from facelens.access.liveness_active import draw_challenge
+
+    assert Policy().challenges == ("turn_left", "turn_right")
+    assert {draw_challenge(Policy().challenges)[0] for _ in range(30)} == {"turn_left", "turn_right"}
+    assert Policy(challenges=("blink", "smile")).challenges == ("blink", "smile")

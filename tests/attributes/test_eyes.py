@@ -32,7 +32,7 @@ def test_no_eye_keypoints_is_a_clear_error(data_dir, load):
 
 
 def test_shipped_gender_eyes_model_on_labelled_lfw_faces(data_dir):
-    """The shipped periocular model (docs/training.md: 93.8 % on people it never saw) through
+    """The shipped periocular model (docs/training.md: 93.36 % balanced on people it never saw) through
     ``analyze``. These 12 LFW people may be in its training split, so this checks the wiring
     (crop, preprocessing, label order), not the accuracy."""
     from facelens.attributes.analyze import analyze

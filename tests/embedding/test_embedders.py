@@ -24,11 +24,12 @@ def embeddings(data_dir, model):
 
 @pytest.mark.parametrize("model", [
     "mobilefacenet", "mobilefacenet_noflip", pytest.param("dlib", marks=needs_dlib),
-    "faceres", pytest.param("fused", marks=needs_dlib), "fused_faceres"])
+    "faceres", pytest.param("fused", marks=needs_dlib), "fused_faceres",
+    "mobilefacenet_mesh", "faceres_mesh", "fused_faceres_mesh"])
 def test_same_person_closer_than_different(data_dir, model):
     obama, obama2, biden = embeddings(data_dir, model)
     dim = {"mobilefacenet": 192, "mobilefacenet_noflip": 192, "dlib": 128, "faceres": 1024, "fused": 320,
-           "fused_faceres": 1216}[model]
+           "fused_faceres": 1216, "mobilefacenet_mesh": 192, "faceres_mesh": 1024, "fused_faceres_mesh": 1216}[model]
     assert obama.shape == (dim,) and obama.dtype == np.float32
     assert abs(np.linalg.norm(obama) - 1) < 1e-4
     same, different = float(obama @ obama2), float(obama @ biden)

@@ -10,6 +10,7 @@ import pytest
 
 import facelens
 from facelens.errors import BadInputError
+from facelens import pipeline
 from facelens.evaluation import verification as ev
 from facelens.models.registry import MODELS, check
 
@@ -68,11 +69,78 @@ def test_embeddings_are_the_pipelines_own(lfw_like):
 
 def test_faceless_image_falls_back_to_the_central_region(lfw_like):
     rgb = facelens.imageio.load_image(lfw_like / "table" / "table_0001.jpg", channels="rgb")
-    face, fallback = ev.central_face(rgb)
+    face, how = ev.central_face(rgb)
     h, w = rgb.shape[:2]
-    assert fallback and face.box == (w / 4, h / 4, 3 * w / 4, 3 * h / 4) and face.crop.shape == (112, 112, 3)
-    face, fallback = ev.central_face(facelens.imageio.load_image(lfw_like / "amy" / "amy_0001.jpg", channels="rgb"))
-    assert not fallback and face.detector == "blazeface_short"  # a tight crop: the near-face fallback
+    assert how == "no_face" and face.box == (w / 4, h / 4, 3 * w / 4, 3 * h / 4) and face.crop.shape == (112, 112, 3)
+    face, how = ev.central_face(facelens.imageio.load_image(lfw_like / "amy" / "amy_0001.jpg", channels="rgb"))
+    assert how == "central" and face.detector == "blazeface_short"  # a tight crop: the near-face fallback
+
+
+AISHWARYA = "attributes/lfw/female/Aishwarya_Rai_0001.jpg"  # LFW: the subject centred, a bystander at the right edge
+
+
+def test_the_centred_person_is_chosen_not_a_bystander(data_dir):
+    rgb = facelens.imageio.load_image(data_dir / AISHWARYA, channels="rgb")
+    faces = pipeline.detect_rgb(rgb)
+    assert len(faces) == 2 and sum(ev.covers_centre(f, rgb.shape) for f in faces) == 1
+    face, how = ev.central_face(rgb)
+    assert how == "central" and ev.covers_centre(face, rgb.shape)
+    assert 90 < face.width < 130 and face.crop.shape == (112, 112, 3)  # the subject (~110 px), not the 43-px bystander
+
+
+def test_a_missed_subject_is_found_again_in_the_central_window(data_dir, monkeypatch):
+    """The LFW failure (11 View 2 images: the full-range model finds only a bystander) on a real
+    image: the whole-image pass is made to return only the bystander it really detects, and the
+    central window, searched again, gives back the subject in whole-image coordinates."""
+    rgb = facelens.imageio.load_image(data_dir / AISHWARYA, channels="rgb")
+    real = pipeline.detect_rgb
+    subject = next(f for f in real(rgb) if ev.covers_centre(f, rgb.shape))
+
+    def bystander_only(image, *args, **kwargs):
+        faces = real(image, *args, **kwargs)
+        return [f for f in faces if not ev.covers_centre(f, image.shape)] if image.shape == rgb.shape else faces
+
+    monkeypatch.setattr(pipeline, "detect_rgb", bystander_only)
+    face, how = ev.central_face(rgb)
+    assert how == "central_crop"
+    np.testing.assert_allclose(face.box, subject.box, atol=6)  # the same face, detected in a smaller window
+    for name, (x, y) in face.keypoints.items():
+        assert np.hypot(x - subject.keypoints[name][0], y - subject.keypoints[name][1]) < 6, name
+    monkeypatch.setattr(ev, "_detect_in_central_window", lambda image, detector: None)
+    face, how = ev.central_face(rgb)  # nothing central anywhere: the detection nearest the centre
+    assert how == "nearest" and face.box[0] > 190
+
+
+@pytest.mark.dataset
+def test_lfw_images_whose_subject_the_detector_missed(shared_data):
+    """The 11 LFW View 2 images where BlazeFace's full-range model finds only a bystander: each
+    now yields a face holding the image centre, found in the central window."""
+    images = shared_data / "lfw" / "images"
+    for name in ("Aldo_Paredes_0002", "Dick_Devine_0001", "Elena_de_Chavez_0001", "Erika_Harold_0003",
+                 "Hamid_Karzai_0019", "Hugo_Chavez_0033", "JP_Suarez_0001", "Julio_Rossi_0001",
+                 "Mark_Hurlbert_0004", "Patrick_Leahy_0001", "Rick_Pitino_0004"):
+        rgb = facelens.imageio.load_image(images / name.rsplit("_", 1)[0] / f"{name}.jpg", channels="rgb")
+        face, how = ev.central_face(rgb)
+        assert how == "central_crop" and ev.covers_centre(face, rgb.shape) and face.width > 75, name
+
+
+def test_cache_reembeds_only_images_whose_face_changed(lfw_like, tmp_path):
+    names = ["amy/amy_0001.jpg", "raj/raj_0002.jpg", "table/table_0001.jpg"]
+    cache = tmp_path / "cache.npz"
+    first = ev.embed_images(lfw_like, names, ["mobilefacenet"], cache=cache)
+    assert first.embedded == {"mobilefacenet": 3} and first.choices == {"central": 2, "central_crop": 0,
+                                                                       "nearest": 0, "no_face": 1}
+    assert ev.embed_images(lfw_like, names, ["mobilefacenet"], cache=cache).embedded == {}
+    stored = dict(np.load(cache))
+    stored["face_rule"] = np.array("an-older-rule")
+    stored["boxes"][1] += 20  # as if the older rule had chosen another face in raj_0002
+    np.savez(cache, **stored)
+    again = ev.embed_images(lfw_like, names, ["mobilefacenet"], cache=cache)
+    assert again.embedded == {"mobilefacenet": 1}  # every image detected again, one embedded again
+    np.testing.assert_array_equal(again.vectors["mobilefacenet"], first.vectors["mobilefacenet"])
+    del stored["boxes"], stored["choices"]  # a cache from before faces were stored: rebuilt
+    np.savez(cache, **stored)
+    assert ev.embed_images(lfw_like, names, ["mobilefacenet"], cache=cache).embedded == {"mobilefacenet": 3}
 
 
 def test_evaluation_separates_people_and_writes_its_report(lfw_like, tmp_path):

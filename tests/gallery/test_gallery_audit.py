@@ -82,3 +82,45 @@ def test_appends_from_two_galleries_keep_one_chain(db_url, fixture_embeddings):
             first.audit.append("a", str(i), {})
             second.audit.append("b", str(i), {"n": np.int64(i).item()})
         assert first.audit.verify().ok and second.audit.count() == 10
+
+
+def test_a_name_enrolled_again_after_erasure_never_gets_the_erased_persons_entries(db_url, fixture_embeddings):
+    with Gallery(db_url) as gallery:
+        gallery.enrol("raj", embeddings=fixture_embeddings["raj1"])
+        gallery.audit.append("door.open", "raj", {"door": "A", "identity": "raj", "granted": True})
+        gallery.delete("raj")
+        erased = gallery.audit.entries(subject="raj")  # nobody is called raj now: the key holder finds them
+        assert [e.event for e in erased] == ["enrol", "door.open", "delete"]
+        assert {e.subject for e in erased} == {gallery.audit.pseudonym_of("raj")}
+
+        gallery.enrol("raj", embeddings=fixture_embeddings["amy1"])  # another person, the same name
+        export = gallery.export("raj")
+        assert [e["event"] for e in export["audit"]] == ["enrol", "export"]
+        assert all(e["subject"] == "raj" for e in export["audit"])
+        assert [e.event for e in gallery.audit.entries(subject="raj")] == ["enrol", "export"]
+        # the erased person's entries are still there, under their pseudonym, and the chain holds
+        assert len(gallery.audit.entries(subject=gallery.audit.pseudonym_of("raj"))) == 3
+        assert gallery.audit.verify().ok
+
+        gallery.delete("raj")  # both erased: the key holder finds both again, nothing in clear
+        assert len(gallery.audit.entries(subject="raj")) == 3 + 3
+        assert all(e.subject.startswith("pseudonym:") for e in gallery.audit.entries(subject="raj"))
+        assert gallery.audit.verify().ok
+
+
+def test_the_actor_is_written_into_every_entry_of_its_change(db_url, fixture_embeddings):
+    from facelens.gallery.audit import acting_as
+
+    with Gallery(db_url) as gallery:
+        with acting_as({"key": "ops-laptop", "role": "operator"}):
+            gallery.enrol("amy", embeddings=fixture_embeddings["amy1"])
+            gallery.export("amy")
+            with gallery.change() as change:
+                change.audit("camera.start", None, {"camera": "door"})
+        gallery.enrol("raj", embeddings=fixture_embeddings["raj1"])  # outside: no actor
+        entries = gallery.audit.entries()
+        assert [e.event for e in entries] == ["enrol", "export", "camera.start", "enrol"]
+        assert [e.details.get("actor") for e in entries] == [{"key": "ops-laptop", "role": "operator"}] * 3 + [None]
+        assert gallery.audit.verify().ok
+        _sql(gallery, "UPDATE audit_log SET details = replace(details, 'ops-laptop', 'someone') WHERE seq = 1")
+        assert not gallery.audit.verify().ok  # the actor is covered by the chain

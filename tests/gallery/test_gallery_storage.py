@@ -91,3 +91,24 @@ def test_gallery_made_by_revision_0001_still_opens(tmp_path, monkeypatch):
         probe[0] = 1.0
         assert gallery.identify(probe, threshold=0.9)[0].identity == "alpha"
         assert gallery.audit.verify().ok
+
+
+def test_opening_a_second_gallery_keeps_the_first_ones_locks(tmp_path, rng):
+    """Opening the same database twice in one process must not drop the first gallery's SQLite
+    locks (closing any descriptor of a file releases all of a process's POSIX locks on it): with
+    them gone, another process closing its connection believes it is the last one and removes the
+    write-ahead log under the first gallery — the server's "database disk image is malformed"."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "g.db"
+    with Gallery(db) as first:
+        first.enrol("a", embeddings=rng.normal(size=192))
+        assert Path(f"{db}-wal").exists()
+        with Gallery(db) as second:  # the header check of a second open
+            assert "a" in second
+            subprocess.run([sys.executable, "-c", f"import sqlite3; sqlite3.connect({str(db)!r}).execute("
+                            "'select count(*) from facelens_meta').fetchone()"], check=True)
+            assert Path(f"{db}-wal").exists(), "another process removed the WAL: this process's locks were dropped"
+            first.enrol("b", embeddings=rng.normal(size=192))
+            assert "b" in second

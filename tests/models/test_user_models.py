@@ -221,7 +221,9 @@ def test_gender_model_by_path_face_chip_and_eye_band(data_dir, tmp_path):
     chip = _user_copy("gender_cydral", tmp_path / "my_gender", labels=["female", "male"], output="probabilities",
                       input={"layout": "NCHW", "size": [32, 32], "channels": "rgb", "scale": 1.0,
                              "mean": means, "std": [256.0, 256.0, 256.0]})
-    eyes = _user_copy("gender_eyes_facelens", tmp_path / "my_eyes")
+    eyes = _user_copy("gender_eyes_facelens", tmp_path / "my_eyes",  # with the shipped threshold
+                      logit_bias=json.loads((registry.MODELS["gender_eyes_facelens"].folder / "spec.json")
+                                            .read_text())["logit_bias"])
     try:
         for name in ("obama.jpg", "biden.jpg"):
             image = data_dir / "faces" / name

@@ -93,7 +93,8 @@ def test_keys_created_through_the_api_work_and_are_audited(server, admin):
     listed = admin.get("/api/v1/keys").json()["keys"]
     assert all("key" not in k and "secret_hash" not in k for k in listed)  # never the key again
     entries = admin.get("/api/v1/audit", params={"event": "key.create"}).json()["entries"]
-    assert any(e["details"] == {"name": "api-made", "role": "viewer", "by": "admin"} for e in entries)
+    assert any(e["details"] == {"name": "api-made", "role": "viewer", "by": "admin",
+                                "actor": {"key": "admin", "role": "admin"}} for e in entries)
 
 
 def test_key_in_query_only_where_declared(server):

@@ -202,8 +202,8 @@ def test_unknown_faces_from_a_camera_are_promoted_to_a_person(browser, dashboard
     page.wait_for_selector("text=lobby-stranger is now a person")
     page.wait_for_function(f"document.querySelectorAll('[data-cluster]').length === {cards - 1}")
     assert operator_api.get("/subjects/lobby-stranger").status_code == 200
-    entries = operator_api.get("/audit", params={"event": "api.unknowns.promote"}).json()["entries"]
-    assert entries[0]["details"]["key"] == "web-operator"
+    entries = operator_api.get("/audit", params={"event": "cluster.promote"}).json()["entries"]
+    assert entries[0]["subject"] == "lobby-stranger" and entries[0]["details"]["actor"]["key"] == "web-operator"
     page.context.close()
 
 

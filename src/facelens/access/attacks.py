@@ -205,6 +205,22 @@ def swap_sequence(photos: list[np.ndarray], schedule: list[int | tuple[int, int,
     return frames
 
 
+def replay_sequence(frames: list[np.ndarray], kind: str, seed: int, simulator=None) -> list[np.ndarray]:
+    """A recorded video of the real person (``frames``) replayed on a screen (or, ``kind``
+    'print', a flip-book of prints) held in the hand in front of the camera: every frame gets the
+    same recapture artefacts, the hand's motion and the camera's noise. Deterministic in ``seed``."""
+    recapture = simulator.simulate if simulator is not None else simulate
+    rng = np.random.default_rng(seed)
+    height, width = frames[0].shape[:2]
+    motion = hand_motion(len(frames), width, height, rng)
+    out = []
+    for frame, matrix in zip(frames, motion):
+        shown = recapture(np.asarray(frame), kind, np.random.default_rng([seed, 1]))  # one screen, one set of artefacts
+        moved = cv2.warpPerspective(shown, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        out.append(_camera_frame(moved, rng))
+    return out
+
+
 def _camera_frame(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``camera_jitter`` for video frames (float32 noise: the same effect, a third of the time on
     1920-px frames)."""

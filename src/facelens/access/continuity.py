@@ -43,6 +43,10 @@ MAX_SCALE_STEP = 1.35  # face width ratio per frame (Hamilton: ≤ 1.11)
 MIN_STEP_COSINE = 0.45  # consecutive embedded frames (Hamilton, 2 frames apart: ≥ 0.60)
 MIDDLE_SHARE = 0.2  # an intermediate eye opening lies at least this share of the depth from both ends ...
 NOISE_K = 4.0  # ... and this many noise standard deviations (of the open-eye frames)
+# Lids take ≥ 100 ms to close and reopen: at ≥ 25 fps (liveness_active.MIN_BLINK_FPS) a blink
+# leaves at least two frames on the way (every 30-fps run of both presenter blinks, every band);
+# one odd frame can be a closed photo's own jitter (ORL s27 at 640 px passed that way at 15 fps).
+MIN_WAY_FRAMES = 2
 JUMP_SHARE = 0.6  # a turn or smile "jumps" when one frame covers this share of the way ...
 JUMP_RATIO = 2.0  # ... and this many times every neighbouring frame-to-frame change
 MIN_TURN_RESIDUAL = 0.045  # eye distances; live turns ≥ 0.047 on the first frame past 15°, flat prints ≤ 0.046 (and no 15° yaw)
@@ -151,20 +155,35 @@ def gradual_step(values: Sequence[float], start: float, floor: float = 0.0) -> b
 
 
 def gradual_blink(open_values: Sequence[float], episode: Sequence[float], k: float | None = None,
-                  floor: float = 0.0) -> bool:
+                  floor: float = 0.0, needed: int = MIN_WAY_FRAMES) -> bool:
     """``episode``: eye openings from the first frame below the open level through the last frame
-    before the eyes reopened; ``open_values``: the frames at the open level before it. True when a
-    frame of the episode lies between the closed minimum and the open level (closing or
-    reopening), more than ``k`` × the open frames' spread (at least ``floor`` × the open level)
-    and a fifth of the depth from both; a swap from an open-eyes to a closed-eyes photo has
-    only frames at the two photos' levels."""
+    before the eyes reopened; ``open_values``: the frames at the open level before it. True when
+    ``needed`` frames of the episode are lids *on their way*: between the closed minimum and the
+    open level, more than ``k`` × the open frames' spread (at least ``floor`` × the open level)
+    and a fifth of the depth from both, and on one side of a single dip — a closing frame has
+    only frames at least as open before it and at least as closed after it up to the minimum, a
+    reopening frame the mirror image (within twice the spread). A swap from an open-eyes to a
+    closed-eyes photo has only frames at the two photos' levels; a reading of the closed photo
+    that jitters up between two closed readings is not a lid on its way."""
     if not episode or not open_values:
         return False
+    values = [float(v) for v in episode]
     level = float(np.median(open_values))
     noise = max(robust_spread(open_values), floor * level)
-    lowest = float(min(episode))
+    low = int(np.argmin(values))
+    lowest = values[low]
     margin = max((NOISE_K if k is None else k) * noise, MIDDLE_SHARE * (level - lowest))
-    return any(v - lowest >= margin and level - v >= margin for v in episode)
+    slack = 2 * noise
+
+    def on_the_way(j: int) -> bool:
+        v = values[j]
+        if v - lowest < margin or level - v < margin:
+            return False
+        if j < low:  # closing: more open before, more closed after (up to the minimum)
+            return min(values[:j], default=v) >= v - slack and max(values[j + 1:low + 1]) <= v + slack
+        return max(values[low:j]) <= v + slack and min(values[j + 1:], default=v) >= v - slack
+
+    return sum(on_the_way(j) for j in range(len(values)) if j != low) >= needed
 
 
 def eye_distance(points: np.ndarray) -> float:

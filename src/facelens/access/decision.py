@@ -140,7 +140,8 @@ def check(
         policy = policy_mod.get_policy(gallery, door, missing_ok=door == policy_mod.DEFAULT_DOOR)
     policy = policy.resolved()
     now = now or utcnow()
-    steps = parse_challenge(challenge) if challenge else draw_challenge(policy.challenges, policy.sequence_length, rng)
+    steps = (parse_challenge(challenge) if challenge
+             else draw_challenge(policy.challenges, policy.sequence_length, rng, fps=_known_fps(frames, fps)))
     tracker = ChallengeTracker(steps, policy.challenge_timeout_s) if policy.requires_active else None
     shown = tracker.name if tracker else "none"
     reasons: list[str] = []
@@ -245,6 +246,15 @@ def check(
                                      context={"door": policy.door, "decision_seq": decision.audit_seq})
         decision = _replace(decision, adaptation="added" if verdict.accepted else "; ".join(verdict.reasons))
     return decision
+
+
+def _known_fps(frames: Any, fps: float) -> float | None:
+    """The capture rate before the first frame: a source's own rate, or ``fps`` for a list of
+    arrays (their timestamps are index / fps); None when a source does not say (the challenge
+    tracker then measures it from the frames' timestamps)."""
+    if hasattr(frames, "fps"):
+        return float(frames.fps) if frames.fps else None
+    return float(fps) if isinstance(frames, (list, tuple)) else None
 
 
 def _replace(decision: Decision, **changes) -> Decision:

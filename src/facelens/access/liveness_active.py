@@ -22,9 +22,10 @@ get there by one frame that covers most of the way while the frames around it ba
 (``continuity.gradual_step``: a swap of two still photos); a blink's closing episode must hold
 a frame between closed and open (``continuity.gradual_blink``). A jump is not counted and the
 refusal says so. A turn must also move the mesh as a 3-D face, not as a plane under a
-homography (``continuity.planarity_residual`` ≥ ``MIN_TURN_RESIDUAL``). A blink needs ≥ 25
-frames per second to be seen reliably: at 15 fps one real blink in four or five falls between
-frames and looks like a jump (docs/access.md).
+homography (``continuity.planarity_residual`` ≥ ``MIN_TURN_RESIDUAL``). A blink needs ≥
+``MIN_BLINK_FPS`` (25) frames per second to be seen reliably: at 15 fps one real blink in three
+falls between frames and looks like a jump, so below that rate blink is not drawn, and refused
+with the reason when it is asked for (docs/access.md).
 
 Limits: the blink cue comes from single eye crops, so a squint or a glance down can count as a
 closing; a replayed *video* of the person doing the asked action has real intermediate frames and
@@ -52,6 +53,11 @@ SMILE_HAPPY = 0.6
 SMILE_WIDEN = 1.08
 BLINK_DROP = 0.25  # eye opening below (1 − drop) × baseline counts as closed
 BLINK_REOPEN = 0.9  # then back above 0.9 × baseline
+# A blink's lids close and reopen in 100–300 ms. At 15 fps a real blink often shows no frame
+# between open and closed (presenter clip: 5 of 16 15-fps blink runs, 0 of 8 at 30 fps), which is
+# exactly what a swap of an open- and a closed-eyes photo shows, so below this capture rate the
+# blink challenge is not offered, and refused with this reason when it is asked for.
+MIN_BLINK_FPS = 25.0
 # least measurement noise assumed per cue (absolute: yaw in degrees, mouth width / eye distance;
 # eye opening: a share of the open level) — the spread of the rest frames counts when larger
 NOISE_FLOOR = {"eye_opening": 0.02, "mouth_width": 0.005, "yaw": 1.0}
@@ -94,10 +100,14 @@ def parse_challenge(text: str) -> tuple[str, ...]:
 
 
 def draw_challenge(choices: Sequence[str] = CHALLENGES, length: int = 1,
-                   rng: random.Random | None = None) -> tuple[str, ...]:
-    """A random challenge (distinct steps); unpredictable by default (``secrets``)."""
+                   rng: random.Random | None = None, fps: float | None = None) -> tuple[str, ...]:
+    """A random challenge (distinct steps); unpredictable by default (``secrets``). ``fps``: the
+    capture rate when known; below ``MIN_BLINK_FPS`` blink is left out (unless it is the only
+    choice: the tracker then refuses it with the reason)."""
     rng = rng or secrets.SystemRandom()
     pool = list(dict.fromkeys(choices))
+    if fps is not None and fps < MIN_BLINK_FPS and len(pool) > 1:
+        pool = [c for c in pool if c != "blink"]
     return tuple(rng.sample(pool, min(length, len(pool))))
 
 
@@ -144,6 +154,8 @@ class ChallengeTracker:
         if self.state != "pending":
             return self.state
         self._history.append(obs)
+        if self._blink_too_slow():
+            return self.state
         if obs.t - self._history[0].t > self.timeout_s:
             self.state, self.reason = "failed", f"challenge {self.name} not completed within {self.timeout_s:g} s"
             if self.notes:
@@ -160,6 +172,26 @@ class ChallengeTracker:
             if len(self.done) == len(self.steps):
                 self.state = "passed"
         return self.state
+
+    def capture_fps(self) -> float | None:
+        """Frames per second from the shortest interval between observations so far (a frame
+        without a face leaves a longer gap, not a slower camera); None before two of them."""
+        gaps = [b.t - a.t for a, b in zip(self._history, self._history[1:]) if b.t > a.t]
+        return 1.0 / min(gaps) if gaps else None
+
+    def _blink_too_slow(self) -> bool:
+        """A pending blink step at a capture rate below ``MIN_BLINK_FPS`` fails at once, with a
+        reason the person and the operator can act on (measured over the baseline frames)."""
+        if len(self._history) != BASELINE_FRAMES or "blink" not in self.steps[len(self.done):]:
+            return False
+        rate = self.capture_fps()
+        if rate is None or rate >= MIN_BLINK_FPS:
+            return False
+        self.state = "failed"
+        self.reason = (f"the camera delivers {rate:.0f} frames/s; a blink challenge needs ≥ {MIN_BLINK_FPS:g} to see "
+                       "the eyelids move (slower, a blink cannot be told from a photo swap): use a turn challenge "
+                       "or a faster camera")
+        return True
 
     def _note(self, text: str) -> None:
         if text not in self.notes:

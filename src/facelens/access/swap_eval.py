@@ -12,14 +12,19 @@ Protocol (fixed rules, seeds in the report; nothing hand-picked):
   one (else from the first photo).
 - **Attacks**: ``attacks.swap_sequence`` — both photos recaptured with one set of artefacts
   (print or screen), held in the hand (a random walk of shift, roll, scale, tilt), the second
-  photo swapped in lined up on the first one's eyes. Schedules at 15 fps: blink = A×5, B×2, A×6;
-  smile and turn = A×5, B×10. Rendered at frame widths 320, 640, 1280 and 1920 (16:9) with the
-  first face ``BANDS[width]`` pixels wide (drawn per sequence). Simulators: ``attacks``
-  (the one the passive model is trained on) and ``attacks_holdout`` (never used for training or
-  tuning). The held-out simulator also runs three harder swap styles at 640 px: ``gap`` (the hand
-  covers the camera for 2 frames while swapping), ``crossfade`` (a screen slideshow's 2-frame
-  cross-fade) and ``careless`` (the second photo not lined up), and a flat print turned by up to
-  40° for the turn challenge (``turned``).
+  photo swapped in lined up on the first one's eyes. Smile and turn at 15 fps: A×5, B×10; blink
+  at 30 fps (below 25 fps the blink challenge is not offered, ``liveness_active.MIN_BLINK_FPS``):
+  A×6, B×4, A×6. ``crossfade`` (every band, both simulators, on a screen): a slideshow that
+  blends A into B over 133 ms (2 frames at 15 fps, 4 at 30 fps) and, for blink, back. Rendered
+  at frame widths 320, 640, 1280 and 1920 (16:9) with the first face ``BANDS[width]`` pixels wide
+  (drawn per sequence). Simulators: ``attacks`` (the one the passive model is trained on) and
+  ``attacks_holdout`` (never used for training or tuning). With ``extras`` the held-out simulator
+  also runs ``gap`` (the hand covers the camera for 2 frames while swapping) and ``careless``
+  (the second photo not lined up) at 640 px, and a flat print turned by up to 40° for the turn
+  challenge (``turned``).
+- **Video replay** (``replay``): each live sequence below shown on a screen (held-out simulator)
+  held in the hand in front of the camera, at every band: the real person doing the asked action,
+  so only the passive score can refuse it.
 - **Live sequences** (bona fide): the real frames in tests/data/access — the Hamilton clip's
   head turns (turn right from frame 84, turn left from frame 140) and the presenter clip's two
   blinks and smile at 15 fps (both frame phases) and 30 fps — resized so the face falls in each
@@ -36,6 +41,7 @@ available.
 from __future__ import annotations
 
 import json
+import secrets
 import tempfile
 import time
 from collections import defaultdict
@@ -50,17 +56,21 @@ from . import attacks, attacks_holdout
 
 BANDS = attacks.CAPTURE_BANDS  # frame width → face width (px)
 ASPECT = attacks.FRAME_ASPECT
+CHALLENGE_FPS = {"blink": 30, "smile": 15, "turn": 15}  # blink needs ≥ liveness_active.MIN_BLINK_FPS
+_FADE_IN_15, _FADE_IN_30 = [(0, 1, 0.33), (0, 1, 0.67)], [(0, 1, w) for w in (0.2, 0.4, 0.6, 0.8)]
 SCHEDULES = {
-    "blink": [0] * 5 + [1] * 2 + [0] * 6,
+    "blink": [0] * 6 + [1] * 4 + [0] * 6,
     "smile": [0] * 5 + [1] * 10,
     "turn": [0] * 5 + [1] * 10,
 }
-HARD_STYLES = {  # held-out simulator only, at 640 px
-    "gap": {"blink": [0] * 5 + [-1] * 2 + [1] * 2 + [-1, 0] + [0] * 4, "smile": [0] * 5 + [-1] * 2 + [1] * 10,
+CROSSFADE = {
+    "blink": [0] * 6 + _FADE_IN_30 + [1] * 4 + _FADE_IN_30[::-1] + [0] * 4,
+    "smile": [0] * 5 + _FADE_IN_15 + [1] * 10,
+    "turn": [0] * 5 + _FADE_IN_15 + [1] * 10,
+}
+HARD_STYLES = {  # held-out simulator only, at 640 px (``extras``)
+    "gap": {"blink": [0] * 6 + [-1] * 4 + [1] * 4 + [-1] * 2 + [0] * 6, "smile": [0] * 5 + [-1] * 2 + [1] * 10,
             "turn": [0] * 5 + [-1] * 2 + [1] * 10},
-    "crossfade": {"blink": [0] * 5 + [(0, 1, 0.33), (0, 1, 0.67)] + [1] * 2 + [(0, 1, 0.67), (0, 1, 0.33)] + [0] * 5,
-                  "smile": [0] * 5 + [(0, 1, 0.33), (0, 1, 0.67)] + [1] * 10,
-                  "turn": [0] * 5 + [(0, 1, 0.33), (0, 1, 0.67)] + [1] * 10},
     "careless": SCHEDULES,
 }
 SIMULATORS = {"attacks": None, "holdout": attacks_holdout}
@@ -98,6 +108,8 @@ def blink_pairs(orl: Path) -> list[Pair]:
         if len(open_ids) < 2:
             continue
         folder = Path(orl) / subject
+        if not folder.is_dir():  # a partial ORL copy (tests/data/access/orl holds five subjects)
+            continue
         pairs.append(Pair("blink", f"orl-{subject}", (folder / f"{open_ids[0]}.pgm", folder / f"{closed.split('/')[1]}.pgm"),
                           folder / f"{open_ids[-1]}.pgm"))
     return pairs
@@ -213,17 +225,27 @@ def fit_to_band(frames: list[np.ndarray], width: int, face_width: float) -> list
     return [cv2.warpAffine(f, matrix, (width, height), flags=flags, borderMode=cv2.BORDER_REPLICATE) for f in frames]
 
 
-def run(orl: Path, lfw: Path, out: Path, limit: int = 8, seed: int = 0, widths=tuple(BANDS),
-        command: str = "", progress=None, both_kinds: bool = False) -> dict:
+def run(orl: Path, lfw: Path | None, out: Path, limit: int = 8, seed: int = 0, widths=tuple(BANDS),
+        command: str = "", progress=None, both_kinds: bool = False, extras: bool = True, replay: bool = True,
+        live: bool = True, simulators=tuple(SIMULATORS)) -> dict:
+    """Run the protocol of the module doc; ``lfw`` None: the ORL blink pairs only. Writes
+    ``out``/swap-report.json and returns the report."""
     from ..gallery import Gallery
     from ..usecases.enrolment import enrol
     from .decision import check
 
     started = time.perf_counter()
-    pairs = blink_pairs(orl) + smile_pairs(lfw, limit) + turn_pairs(lfw, limit)
+    for folder in (orl, lfw):
+        if folder is not None and not Path(folder).is_dir():
+            raise BadInputError(f"{folder}: not a folder")
+    pairs = blink_pairs(orl) + (smile_pairs(lfw, limit) + turn_pairs(lfw, limit) if lfw is not None else [])
+    if not pairs:
+        raise BadInputError(f"no attack pairs: {orl} has no ORL subject with a labelled eyes-closed image"
+                            + ("" if lfw else " (and no --lfw for smile and turn pairs)"))
     policy = _policy()
     rows, live_rows = [], []
-    with tempfile.TemporaryDirectory() as tmp, Gallery(Path(tmp) / "swap-eval.db") as gallery:
+    throwaway_key = secrets.token_bytes(32)  # the eval's own temporary gallery: no key file needed
+    with tempfile.TemporaryDirectory() as tmp, Gallery(Path(tmp) / "swap-eval.db", key=throwaway_key) as gallery:
         enrol(gallery, "lin", [ACCESS_DATA / "enrol" / "lin-manuel-miranda.jpg"])
         enrol(gallery, "presenter", [ACCESS_DATA / "enrol" / "presenter.jpg"])
         for person, image in {pair.person: pair.enrol for pair in pairs}.items():
@@ -235,8 +257,9 @@ def run(orl: Path, lfw: Path, out: Path, limit: int = 8, seed: int = 0, widths=t
             face_width = float(rng.uniform(*BANDS[width]))
             frames = attacks.swap_sequence(photos[pair], schedule, width, face_width, kind, seed=int(rng.integers(2**31)),
                                            simulator=SIMULATORS[simulator], aligned=aligned)
-            decision = check(frames, pair.person, policy, gallery=gallery, challenge=pair.challenge)
-            rows.append({"simulator": simulator, "kind": kind, "style": style, "width": width,
+            fps = CHALLENGE_FPS[pair.challenge.split("_")[0]]
+            decision = check(frames, pair.person, policy, gallery=gallery, challenge=pair.challenge, fps=fps)
+            rows.append({"simulator": simulator, "kind": kind, "style": style, "width": width, "fps": fps,
                          "face_width": round(face_width), "challenge": pair.challenge, "person": pair.person,
                          "photos": [p.name for p in pair.photos], **_outcome(decision, policy)})
             if progress:
@@ -244,28 +267,42 @@ def run(orl: Path, lfw: Path, out: Path, limit: int = 8, seed: int = 0, widths=t
 
         for index, pair in enumerate(pairs):
             schedule_name = "turn" if pair.challenge.startswith("turn") else pair.challenge
-            for simulator in SIMULATORS:
+            for simulator in simulators:
                 for position, width in enumerate(widths):
                     # print and screen alternate over bands and pairs (half the renders; every
                     # band × species cell still gets half of the pairs), or both with both_kinds
                     kinds = attacks.KINDS if both_kinds else (attacks.KINDS[(position + index) % 2],)
                     for kind in kinds:
                         attack(pair, index, simulator, kind, width, "aligned cut", SCHEDULES[schedule_name])
-                if simulator == "holdout" and 640 in widths:
+                    # a slideshow needs a screen
+                    attack(pair, index, simulator, "screen", width, "crossfade", CROSSFADE[schedule_name])
+                if extras and simulator == "holdout" and 640 in widths:
                     for style, schedules in HARD_STYLES.items():
-                        kind = "screen" if style == "crossfade" else attacks.KINDS[index % 2]  # a cross-fade needs a screen
-                        attack(pair, index, simulator, kind, 640, style, schedules[schedule_name],
+                        attack(pair, index, simulator, attacks.KINDS[index % 2], 640, style, schedules[schedule_name],
                                aligned=style != "careless")
-        for index, pair in enumerate(p for p in pairs if p.challenge.startswith("turn")):
-            rows.extend(_turned_print_attack(pair, photos[pair][0], index, seed, gallery, policy, widths))
-        for sequence in live_sequences():
+        if extras:
+            for index, pair in enumerate(p for p in pairs if p.challenge.startswith("turn")):
+                rows.extend(_turned_print_attack(pair, photos[pair][0], index, seed, gallery, policy, widths))
+        for number, sequence in enumerate(live_sequences() if live or replay else []):
             frames = [_read(p) for p in sequence["frames"]]
             for width in widths:
                 rng = np.random.default_rng([seed, width, len(sequence["name"])])
                 fitted = fit_to_band(frames, width, float(rng.uniform(*BANDS[width])))
-                decision = check(fitted, sequence["person"], policy, gallery=gallery, challenge=sequence["challenge"],
-                                 fps=sequence["fps"])
-                live_rows.append({"sequence": sequence["name"], "width": width, **_outcome(decision, policy)})
+                if live:
+                    decision = check(fitted, sequence["person"], policy, gallery=gallery, challenge=sequence["challenge"],
+                                     fps=sequence["fps"])
+                    live_rows.append({"sequence": sequence["name"], "challenge": sequence["challenge"],
+                                      "fps": sequence["fps"], "width": width, **_outcome(decision, policy)})
+                if replay:
+                    shown = attacks.replay_sequence(fitted, "screen", seed=int(rng.integers(2**31)),
+                                                    simulator=attacks_holdout)
+                    decision = check(shown, sequence["person"], policy, gallery=gallery, challenge=sequence["challenge"],
+                                     fps=sequence["fps"])
+                    rows.append({"simulator": "holdout", "kind": "screen", "style": "video replay", "width": width,
+                                 "fps": sequence["fps"], "face_width": None, "challenge": sequence["challenge"],
+                                 "person": sequence["person"], "photos": [sequence["name"]], **_outcome(decision, policy)})
+                if progress:
+                    progress(len(rows) + len(live_rows))
     report = {"what": __doc__.split("\n\n")[0], "protocol": "see facelens.access.swap_eval",
               "simulated": "SIMULATED attacks from real photos; no real presentation-attack data set was available",
               "seed": seed, "limit": limit, "policy": {"liveness": policy.liveness, "threshold": policy.threshold,
@@ -309,7 +346,12 @@ def _rate(rows: list[dict], key: str) -> dict:
 def summarise(rows: list[dict], live_rows: list[dict]) -> dict:
     """APCER (attacks accepted) per simulator × species × band, per challenge and per swap
     style; BPCER (live refused) per band; for the decision and for each liveness line alone."""
-    out: dict = {"apcer": {}, "apcer_by_challenge": {}, "apcer_by_style": {}, "bpcer": {}}
+    out: dict = {"apcer": {}, "apcer_by_band": {}, "apcer_by_challenge": {}, "apcer_by_style": {}, "bpcer": {}}
+    by_band = defaultdict(list)
+    for r in rows:
+        by_band[(r["style"], r["simulator"], r["width"])].append(r)
+    out["apcer_by_band"] = {f"{style}/{simulator}/{width}": {key: _rate(g, key) for key in ("granted", "active", "passive")}
+                            for (style, simulator, width), g in sorted(by_band.items())}
     groups = defaultdict(list)
     for r in rows:
         if r["style"] == "aligned cut":
@@ -335,7 +377,69 @@ def summarise(rows: list[dict], live_rows: list[dict]) -> dict:
                    for key in ("granted", "liveness", "active", "passive")}
         out["bpcer"][str(width)] = refused
     out["bpcer_all"] = {"n": len(live_rows), "refused": sum(not r["granted"] for r in live_rows)}
+    by_kind = defaultdict(list)
+    for r in live_rows:
+        by_kind[(r["challenge"].split("_")[0], r["fps"], r["width"])].append(r)
+    out["bpcer_by_challenge"] = {f"{c}/{fps}fps/{width}": {"n": len(g), "refused": sum(not x["granted"] for x in g)}
+                                 for (c, fps, width), g in sorted(by_kind.items())}
     return out
+
+
+STYLE_NAMES = {"aligned cut": "photo swap, lined up", "crossfade": "screen slideshow cross-fade",
+               "video replay": "live video replayed on a screen", "gap": "swap behind the hand (640 px)",
+               "careless": "swap not lined up (640 px)", "turned": "flat print turned (640 px)"}
+
+
+def summary_table(summary: dict) -> str:
+    """Markdown: attacks granted per attack × band (APCER of the whole decision), then the live
+    sequences refused per challenge × band (BPCER)."""
+    cells: dict = defaultdict(dict)
+    for key, row in summary["apcer_by_band"].items():
+        style, simulator, width = key.rsplit("/", 2)
+        cells[(style, simulator)][int(width)] = row["granted"]
+    widths = sorted({w for row in cells.values() for w in row}
+                    | {int(k.rsplit("/", 1)[1]) for k in summary["bpcer_by_challenge"]})
+    head = "| | " + " | ".join(f"{w} px" for w in widths) + " | all |"
+    rule = "|---" * (len(widths) + 2) + "|"
+
+    def cell(rates: list[dict]) -> str:
+        n = sum(r["n"] for r in rates)
+        k = sum(r.get("accepted", r.get("refused", 0)) for r in rates)
+        return f"{k} / {n}" if n else "–"
+
+    lines = ["APCER: attacks granted at a liveness-both door", head, rule]
+    for (style, simulator), row in sorted(cells.items()):
+        label = f"{STYLE_NAMES.get(style, style)} ({'held-out' if simulator == 'holdout' else 'trained'} simulator)"
+        lines.append(f"| {label} | " + " | ".join(cell([row[w]] if w in row else []) for w in widths)
+                     + f" | {cell(list(row.values()))} |")
+    lines += ["", "BPCER: live sequences refused", head, rule]
+    live: dict = defaultdict(dict)
+    for key, row in summary["bpcer_by_challenge"].items():
+        challenge, fps, width = key.split("/")
+        live[(challenge, fps)][int(width)] = row
+    for (challenge, fps), row in sorted(live.items()):
+        per_band = " | ".join(cell([row[w]] if w in row else []) for w in widths)
+        lines.append(f"| {challenge} at {fps.replace('fps', ' fps')} | {per_band} | {cell(list(row.values()))} |")
+    return "\n".join(lines)
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    """'320,640' → (320, 640); only the evaluated capture bands."""
+    try:
+        widths = tuple(int(w) for w in str(text).split(",") if w.strip())
+    except ValueError:
+        raise BadInputError(f"--widths must be frame widths separated by commas, not {text!r}") from None
+    unknown = [w for w in widths if w not in BANDS]
+    if not widths or unknown:
+        raise BadInputError(f"--widths must be among {', '.join(map(str, BANDS))}, not {text!r}")
+    return widths
+
+
+def parse_simulators(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in str(text).split(",") if n.strip())
+    if not names or any(n not in SIMULATORS for n in names):
+        raise BadInputError(f"--simulators must be among {', '.join(SIMULATORS)}, not {text!r}")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,20 +449,25 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m facelens.access.swap_eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--orl", type=Path, required=True, help="ORL folder (s1/1.pgm …)")
-    parser.add_argument("--lfw", type=Path, required=True, help="LFW folder with images/ and smile_labels.txt")
+    parser.add_argument("--lfw", type=Path, default=None, help="LFW folder with images/ and smile_labels.txt (smile and turn pairs)")
     parser.add_argument("--out", type=Path, default=Path("runs/access/swap"))
     parser.add_argument("--limit", type=int, default=8, help="LFW smile and turn pairs, each")
     parser.add_argument("--widths", default="320,640,1280,1920")
+    parser.add_argument("--simulators", default=",".join(SIMULATORS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--both-kinds", action="store_true", help="print AND screen for every pair and band (twice the time)")
+    parser.add_argument("--no-extras", action="store_true", help="skip the gap / careless / turned-print styles")
+    parser.add_argument("--no-replay", action="store_true", help="skip the video replays on a screen")
+    parser.add_argument("--no-live", action="store_true", help="skip the live (bona fide) sequences")
     args = parser.parse_args(argv)
-    for folder in (args.orl, args.lfw):
-        if not folder.is_dir():
-            raise SystemExit(f"{folder}: not a folder")
-    widths = tuple(int(w) for w in args.widths.split(","))
-    command = "python -m facelens.access.swap_eval " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    report = run(args.orl, args.lfw, args.out, args.limit, args.seed, widths, command, both_kinds=args.both_kinds,
-                 progress=lambda n: print(f"\r{n} attack sequences", end="", file=sys.stderr, flush=True))
+    try:
+        widths, simulators = parse_widths(args.widths), parse_simulators(args.simulators)
+        command = "python -m facelens.access.swap_eval " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        report = run(args.orl, args.lfw, args.out, args.limit, args.seed, widths, command, both_kinds=args.both_kinds,
+                     extras=not args.no_extras, replay=not args.no_replay, live=not args.no_live, simulators=simulators,
+                     progress=lambda n: print(f"\r{n} sequences", end="", file=sys.stderr, flush=True))
+    except BadInputError as exc:
+        raise SystemExit(f"error: {exc}") from None
     print(json.dumps(report["summary"], indent=1))
     return 0
 

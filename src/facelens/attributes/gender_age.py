@@ -99,6 +99,11 @@ class GenderModel:
         self._classifier = Classifier(spec) if spec.labels or spec.task == "gender_eyes" else None
         self.labels = self._classifier.labels if self._classifier else GENDERS
         self.looks_at = "eyes" if spec.task == "gender_eyes" else "face"
+        self._eyes_bias = None
+        if self.looks_at == "eyes":
+            from .eyes import logit_bias
+
+            self._eyes_bias = logit_bias(spec)  # the decision threshold chosen on validation
         self.chip_size: int | None = None  # the dlib chip it needs (None: the eye band)
         if self._classifier is None:
             self.chip_size = GENDER_CHIP
@@ -117,12 +122,9 @@ class GenderModel:
 
     def predict_eyes(self, rgb: np.ndarray, faces: list[Face], meshes: list | None = None) -> np.ndarray:
         """N×len(labels) probabilities from each face's eye band (``looks_at == "eyes"``)."""
-        from .eyes import eye_centres, eye_crop
+        from .eyes import eye_band_probs
 
-        meshes = meshes or [None] * len(faces)
-        size = self._classifier.input.size
-        return self._classifier.predict_crops([eye_crop(rgb, *eye_centres(f, m), size=size)
-                                               for f, m in zip(faces, meshes)])
+        return eye_band_probs(self._classifier, self._eyes_bias, rgb, faces, meshes)
 
 
 def get_gender_model(name: str = DEFAULT_GENDER_MODEL) -> GenderModel:

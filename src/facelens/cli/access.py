@@ -1,5 +1,5 @@
 """`facelens access …` (check, policy set|show, rollback) and the access evaluations under
-`facelens eval …` (fairness, fairness-groups, adaptation, blink, pad): parse, call
+`facelens eval …` (fairness, fairness-groups, adaptation, blink, pad, swap): parse, call
 facelens.usecases (or the facelens.access function that is the whole operation), print."""
 
 from __future__ import annotations
@@ -248,3 +248,36 @@ def pad_command(
     for target, row in report["apcer_at_bpcer"].items():
         print(f"at BPCER {float(target) * 100:g} %: worst APCER {100 * row['apcer_worst']:.2f} % (threshold {row['threshold']:.3f})")
     print(f"report: {out / 'pad-report.json'}" + (f"; model written to {MODEL_FILE}" if write_model else ""))
+
+
+@eval_app.command("swap")
+def swap_command(
+    orl: Path = typer.Option(..., "--orl", help="ORL faces folder (s1/1.pgm …): the eyes-closed photos of the blink swaps."),
+    lfw: Optional[Path] = typer.Option(None, "--lfw", help="LFW folder with images/ and smile_labels.txt: smile and turn swaps."),
+    out: Path = typer.Option(Path("runs/eval-swap"), help="Folder for swap-report.json."),
+    limit: int = typer.Option(4, help="LFW smile and turn pairs, each."),
+    widths: str = typer.Option("320,640,1280,1920", help="Frame widths (capture bands) to render, comma-separated."),
+    simulators: str = typer.Option("attacks,holdout", help="Recapture simulators: attacks (trained on), holdout (held out)."),
+    seed: int = typer.Option(1),
+    extras: bool = typer.Option(True, "--extras/--no-extras", help="Also the gap / careless / turned-print styles (640 px)."),
+    replay: bool = typer.Option(True, "--replay/--no-replay", help="Also the live videos replayed on a screen."),
+    live: bool = typer.Option(True, "--live/--no-live", help="Also the live sequences (BPCER)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Photo-swap, cross-fade and video-replay attacks against the whole access decision per capture
+    band: APCER / BPCER (ISO/IEC 30107-3) of a liveness-both door. SIMULATED attacks from real photos."""
+    from ..access import swap_eval
+
+    def progress(done: int) -> None:
+        if not as_json:
+            print(f"\r{done} sequences", end="", file=sys.stderr, flush=True)
+
+    report = swap_eval.run(orl, lfw, out, limit=limit, seed=seed, widths=swap_eval.parse_widths(widths),
+                           simulators=swap_eval.parse_simulators(simulators), extras=extras, replay=replay, live=live,
+                           command=command_line(), progress=progress)
+    if as_json:
+        print(json.dumps(report["summary"]))
+        return
+    print(file=sys.stderr)
+    print(swap_eval.summary_table(report["summary"]))
+    print(f"SIMULATED attacks from real photos (no real presentation-attack data set); report: {out / 'swap-report.json'}")

@@ -16,9 +16,13 @@ models_app = typer.Typer(help="List, check and fetch model files.", invoke_witho
 
 DETECTOR_HELP = "blazeface (default), blazeface_short, haar, hog, or skip (image is a face crop)."
 MODEL_HELP = ("mobilefacenet (default, fast), mobilefacenet_noflip (no flip augmentation: about half the time "
-              "on crowded images), dlib, faceres, fused (MobileFaceNet + dlib) or fused_faceres (MobileFaceNet + FaceRes: "
-              "most accurate on LFW, a quarter of fused's cost).")
+              "on crowded images), dlib, faceres, fused (MobileFaceNet + dlib), fused_faceres (MobileFaceNet + FaceRes: "
+              "a quarter of fused's cost) or fused_faceres_mesh (the same aligned by 5 face-mesh points: most "
+              "accurate on LFW); mobilefacenet_mesh and faceres_mesh align one model by the mesh.")
 FACE_HELP = "Which face when several: largest (default), only (error if several), or an index (left to right)."
+TILE_HELP = ("Small faces: also search overlapping tiles of this many pixels, or 'auto': tiles only when the "
+             "image is large enough to hide small faces (longer side ≥ 768 px), finer tiles only while they find "
+             "more faces. Default: no tiles.")
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +39,7 @@ def detect(
     draw: Optional[Path] = typer.Option(None, help="Write an annotated copy here."),
     detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
     min_score: Optional[float] = typer.Option(None, help="Detection score floor (model default if unset)."),
-    tile_size: Optional[int] = typer.Option(None, help="Also search overlapping tiles of this size (small faces)."),
+    tile_size: Optional[str] = typer.Option(None, metavar="PIXELS|auto", help=TILE_HELP),
 ) -> None:
     """Find faces: box, score, keypoints and quality in input pixel coordinates."""
     from ..usecases.faces import detect as detect_faces

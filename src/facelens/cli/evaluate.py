@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from ..constants import DEFAULT_DETECTOR, DEFAULT_MODEL
+from ..models.registry import names
 from .common import command_line
 
 eval_app = typer.Typer(help="Evaluate models on labelled data.", no_args_is_help=True)
@@ -68,7 +69,7 @@ def _calibration_command() -> str:
 def verification(
     pairs: Path = typer.Option(..., help="LFW-style pairs file (View 2: 10 folds)."),
     images: Path = typer.Option(..., help="Folder holding NAME/NAME_0001.jpg images."),
-    model: str = typer.Option("all", help="mobilefacenet, mobilefacenet_noflip, dlib, fused or all."),
+    model: str = typer.Option("all", help=f"{', '.join(names('embedder'))} or all."),
     detector: str = typer.Option(DEFAULT_DETECTOR, help="Detector used to find each face."),
     out: Path = typer.Option(Path("runs/eval-verification"), help="Folder for report, ROC PNG, cache."),
     calibrate: bool = typer.Option(False, help="Write the thresholds into the package calibration."),

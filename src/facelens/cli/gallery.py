@@ -19,8 +19,8 @@ gallery_app = typer.Typer(help="Enrol people and identify them (persistent encry
 audit_app = typer.Typer(help="The gallery's hash-chained audit log.", no_args_is_help=True)
 
 DB_HELP = "Gallery database: a SQLite file path or a postgresql:// URL (default: $FACELENS_DB or the data dir)."
-MODEL_HELP = ("Embedding model: mobilefacenet (default), mobilefacenet_noflip, dlib, faceres, fused or fused_faceres. Templates of "
-              "different models never mix.")
+MODEL_HELP = ("Embedding model: mobilefacenet (default), mobilefacenet_noflip, dlib, faceres, fused, fused_faceres, "
+              "fused_faceres_mesh, mobilefacenet_mesh or faceres_mesh. Templates of different models never mix.")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ import typer
 from ..errors import FacelensError
 from .common import command_line
 
-EMOTION_ARCHS = "seed002_cnn, cnn_bilstm, cnn_bilstm_attn, facelens_cnn"
+EMOTION_ARCHS = "seed002_cnn, cnn_bilstm, cnn_bilstm_attn, facelens_cnn, fer_vgg, fer_vgg_wide, fer_resnet"
 EYES_ARCHS = "mobilenetv2, inception_small"
 
 
@@ -48,7 +48,7 @@ def _summary_line(run_dir: Path, summary: dict) -> dict:
 
 def _train(task: str, data: Path, arch: str, epochs: int, batch_size: int, folds: int, out: Path,
            resume: bool, seed: int, lr: float, split: str, val_fraction: float, balance: str,
-           augment: bool, max_train: int, cache_dir: Path | None, progress: bool) -> None:
+           augment: bool, max_train: int, cache_dir: Path | None, progress: bool, recipe: dict) -> None:
     _require_torch()
     from ..train.pipeline import TASK_INPUT, run
     from ..train.trainer import TrainConfig
@@ -57,7 +57,7 @@ def _train(task: str, data: Path, arch: str, epochs: int, batch_size: int, folds
     cfg = TrainConfig(task=task, arch=arch, data=str(data), epochs=epochs or 10, batch_size=batch_size,
                       lr=lr, seed=seed, balance=balance, augment=augment, val_fraction=val_fraction,
                       split=split, folds=folds, size=size, channels=channels, max_train=max_train,
-                      command=command_line())
+                      command=command_line(), **recipe)
     summary = run(cfg, out, resume=resume, progress=progress, cache_dir=cache_dir,
                   epochs=epochs if resume else None)
     _emit(_summary_line(out, summary))
@@ -81,6 +81,19 @@ def register(app: typer.Typer) -> None:
         augment=typer.Option(True, "--augment/--no-augment"),
         max_train=typer.Option(0, "--max-train", help="train on a fixed-seed subset of this many images"),
         progress=typer.Option(True, "--progress/--no-progress"),
+        label_smoothing=typer.Option(0.0, "--label-smoothing", help="cross-entropy label smoothing, e.g. 0.1"),
+        weight_decay=typer.Option(1e-4, "--weight-decay", help="AdamW's decoupled weight decay"),
+        select=typer.Option("accuracy", "--select", help="validation score that picks the kept epoch: "
+                            "accuracy or balanced_accuracy"),
+        mix=typer.Option("none", "--mix", help="none, mixup or cutmix"),
+        mix_alpha=typer.Option(0.0, "--mix-alpha", help="Beta(α, α) of the mix (0: 0.2 mixup, 1.0 cutmix)"),
+        schedule=typer.Option("onecycle", "--schedule", help="onecycle, or cosine (linear --warmup, then cosine)"),
+        warmup=typer.Option(0.0, "--warmup", help="epochs of linear warm-up for --schedule cosine"),
+        crop=typer.Option(0, "--crop", min=0, help="train on random crops of this side (e.g. 40 of 48)"),
+        tta=typer.Option("none", "--tta", help="none, flip (image + mirror averaged), or ten_crop (needs "
+                         "--crop): how the kept model is evaluated and exported"),
+        validation=typer.Option("", "--validation", help="a test part to select the model on instead of "
+                                "--val-fraction, e.g. private-test (FER2013)"),
     )
 
     @group.command("emotion")
@@ -95,11 +108,17 @@ def register(app: typer.Typer) -> None:
         folds: int = common["folds"], resume: bool = common["resume"], seed: int = common["seed"],
         lr: float = common["lr"], val_fraction: float = common["val_fraction"],
         augment: bool = common["augment"], max_train: int = common["max_train"],
-        progress: bool = common["progress"],
+        progress: bool = common["progress"], label_smoothing: float = common["label_smoothing"],
+        weight_decay: float = common["weight_decay"],
+        mix: str = common["mix"], mix_alpha: float = common["mix_alpha"], schedule: str = common["schedule"],
+        warmup: float = common["warmup"], crop: int = common["crop"], tta: str = common["tta"],
+        validation: str = common["validation"],
     ) -> None:
         """Train a 7-class expression model (48×48 grey), e.g. on FER2013."""
         _train("emotion", data, arch, epochs, batch_size, folds, out, resume, seed, lr, split,
-               val_fraction, balance, augment, max_train, None, progress)
+               val_fraction, balance, augment, max_train, None, progress,
+               dict(label_smoothing=label_smoothing, weight_decay=weight_decay, mix=mix, mix_alpha=mix_alpha,
+                    schedule=schedule, warmup=warmup, crop=crop, tta=tta, validation=validation))
 
     @group.command("gender-eyes")
     def gender_eyes(
@@ -114,11 +133,16 @@ def register(app: typer.Typer) -> None:
         folds: int = common["folds"], resume: bool = common["resume"], seed: int = common["seed"],
         lr: float = common["lr"], val_fraction: float = common["val_fraction"],
         augment: bool = common["augment"], max_train: int = common["max_train"],
-        progress: bool = common["progress"],
+        progress: bool = common["progress"], label_smoothing: float = common["label_smoothing"],
+        weight_decay: float = common["weight_decay"], select: str = common["select"],
+        mix: str = common["mix"], mix_alpha: float = common["mix_alpha"], schedule: str = common["schedule"],
+        warmup: float = common["warmup"], tta: str = common["tta"],
     ) -> None:
         """Train gender from the periocular region (eye crops cut with the detector's keypoints)."""
         _train("gender_eyes", data, arch, epochs, batch_size, folds, out, resume, seed, lr, split,
-               val_fraction, balance, augment, max_train, cache, progress)
+               val_fraction, balance, augment, max_train, cache, progress,
+               dict(label_smoothing=label_smoothing, weight_decay=weight_decay, mix=mix, mix_alpha=mix_alpha,
+                    schedule=schedule, warmup=warmup, select=select, tta=tta))
 
     @group.command("evaluate")
     def evaluate(
@@ -149,12 +173,32 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="model folder to write (model.onnx, spec.json, README.md)"),
         opset: int = typer.Option(17, "--opset", min=17),
         note: str = typer.Option("", "--note", help="a paragraph added to the README (e.g. how the run was resumed)"),
+        tta: str = typer.Option(None, "--tta", help="override the run's test-time augmentation in the exported "
+                                "graph: none, flip (image + mirror averaged) or ten_crop"),
     ) -> None:
         """Export a run to ONNX, check it against PyTorch in onnxruntime, write spec.json + README."""
         _require_torch()
         from ..train.export import export_run
 
-        _emit(export_run(run_dir, out, opset=opset, note=note))
+        _emit(export_run(run_dir, out, opset=opset, note=note, tta=tta))
+
+    @group.command("threshold")
+    def threshold(
+        model_dir: Path = typer.Argument(..., help="an exported two-class gender-eyes model folder"),
+        data: Path = typer.Option(..., "--data", help="the LFW folder the model's run trained on"),
+        cache: Path = typer.Option(None, "--cache", help="eye-crop cache folder (.npz)"),
+        split: str = typer.Option("80/20", "--split", help="the run's test split by person"),
+        seed: int = typer.Option(0, "--seed", help="the run's seed"),
+        val_fraction: float = typer.Option(0.1, "--val-fraction", help="the run's validation fraction"),
+        positive: str = typer.Option("female", "--positive", help="the class whose logit gets the bias"),
+        write: bool = typer.Option(False, "--write", help="store the bias in the folder's spec.json"),
+    ) -> None:
+        """Choose the decision threshold on the run's validation split (equal error), score the
+        test split with it (balanced accuracy with a by-person 95 % interval)."""
+        _require_torch()
+        from ..train.threshold import calibrate_model
+
+        _emit(calibrate_model(model_dir, data, split, seed, val_fraction, cache, positive, write))
 
     @group.command("archs")
     def archs() -> None:

@@ -18,7 +18,10 @@ so the same face reaches the model at ``192·h/tile`` pixels.
   still reaches ``TARGET_FACE_PX`` at the model's input (larger tiles = fewer model calls);
 * ``detect_auto`` is the photo rule (``tile_size="auto"``): the whole image first, then tiles
   of a quarter of the longer side, then each finer level while it still finds faces the coarser
-  levels missed.
+  levels missed. An image under 4 × MIN_TILE (768 px) on its longer side is never tiled: a
+  quarter of it is below the model input, where tiles only upscale;
+* ``tile_size_option`` reads a ``tile_size`` as a caller gives it (CLI text, form field, Python):
+  "auto", a whole number of pixels, or None.
 
 The video watcher (video/resolution.py) reuses these with a memory of the face sizes it saw.
 """
@@ -28,9 +31,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..constants import DEFAULT_DETECTOR
+from ..errors import BadInputError
 from ..types import Face
 from .base import clip_box, weighted_nms
 
+AUTO = "auto"
 MODEL_INPUT = 192  # BlazeFace full-range input side
 TARGET_FACE_PX = 24  # face height at the model input that full-range BlazeFace finds reliably
 MIN_TILE = MODEL_INPUT  # smaller tiles only upscale: no recall gained (bench_crowd.py)
@@ -127,26 +132,63 @@ def new_faces(found: list[Face], known: list[Face], iou_threshold: float = 0.3) 
     return [f for f, row in zip(found, overlaps) if row.max() < iou_threshold]
 
 
-def detect_auto(rgb: np.ndarray, detector_name: str = DEFAULT_DETECTOR, min_score: float | None = None,
-                iou_threshold: float = 0.3) -> list[Face]:
-    """The photo rule: whole image, then finer tiles while they find faces the coarser passes
-    missed (each level halves the tile, down to MIN_TILE)."""
-    from . import get_detector
+def tile_size_option(value: object) -> int | str | None:
+    """``tile_size`` as given (CLI text, a form field, a Python value) → "auto", an int or None.
 
-    options = {} if min_score is None else {"min_score": min_score}
-    whole = get_detector(detector_name, **options).detect(rgb)
-    per_tile = get_detector(detector_name, near_fallback=False, **options)
+    Text that is not "auto" must be a whole number; the number's range (and any non-text value)
+    is checked by the detector, which owns it (BlazeFaceDetector: 64 to 20 000, 0 = no tiles)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    if text == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError:
+        raise BadInputError(f"tile_size must be 'auto' or a whole number of pixels, not {value[:40]!r}") from None
+
+
+def detect_auto(rgb: np.ndarray, detector_name: str = DEFAULT_DETECTOR, min_score: float | None = None,
+                iou_threshold: float | None = None, **detector_options) -> list[Face]:
+    """The photo rule: whole image, then finer tiles while they find faces the coarser passes
+    missed (each level halves the tile, down to MIN_TILE). Faces come highest score first;
+    ``detector_options`` (max_faces, near_fallback) are the BlazeFace detector's."""
+    options = dict(detector_options)
+    if min_score is not None:
+        options["min_score"] = min_score
+    if iou_threshold is not None:
+        options["iou_threshold"] = iou_threshold
+    merge_iou = 0.3 if iou_threshold is None else iou_threshold
+    whole = _tiling_detector(detector_name, options).detect(rgb)
+    # the short-range fallback is for a face that fills the frame: never the case in a tile pass
+    per_tile = _tiling_detector(detector_name, {**options, "near_fallback": False})
     height, width = rgb.shape[:2]
-    faces = merge(list(whole), width, height, iou_threshold)
+    faces = merge(list(whole), width, height, merge_iou)
     tile = max(height, width) // 4 // 32 * 32
     while tile >= MIN_TILE:
-        found = merge(detect_tiles(rgb, per_tile, tile), width, height, iou_threshold)
+        found = merge(detect_tiles(rgb, per_tile, tile), width, height, merge_iou)
         fresh = new_faces(found, faces)
         faces = prefer(found, faces)
         if not fresh:
             break
         tile //= 2
-    return faces
+    faces.sort(key=lambda face: face.score, reverse=True)
+    return faces[: options.get("max_faces", len(faces))]
+
+
+def _tiling_detector(name: object, options: dict):
+    """A BlazeFace detector for detect_auto; other detectors (haar, hog, skip) take no tiles."""
+    from . import DETECTORS, get_detector
+    from .blazeface import VARIANTS
+
+    if not isinstance(name, str):
+        raise BadInputError(f"detector must be a name such as {DEFAULT_DETECTOR!r}, not {name!r}")
+    if name in DETECTORS and name not in VARIANTS:  # an unknown name: get_detector says so
+        raise BadInputError(f"tile_size 'auto' needs a BlazeFace detector ({', '.join(VARIANTS)}), not {name!r}")
+    try:
+        return get_detector(name, **options)
+    except TypeError as exc:  # an unknown option, or an unhashable value in the detector cache key
+        raise BadInputError(f"detector {name!r}: bad options {sorted(options)} ({exc})") from None
 
 
 def _shift(face: Face, dx: int, dy: int) -> Face:

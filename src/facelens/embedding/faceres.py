@@ -76,6 +76,24 @@ class FaceRes:
         return self._session.run(["embedding"], {self._input: tensor})[0]
 
 
+class FaceResMesh(FaceRes):
+    """FaceRes on a crop aligned from five face-mesh points (``mesh_align``), framed like
+    ``faceres_crop`` (the template at twice its scale, moved up by ``TEMPLATE_SHIFT``); the same
+    shipped feature mean."""
+
+    name = "faceres_mesh"
+
+    def embed(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+        from .mesh_align import mesh_five_points
+
+        return self.embed_points(rgb, [mesh_five_points(rgb, face) for face in faces])
+
+    def embed_points(self, rgb: np.ndarray, points: list[np.ndarray]) -> np.ndarray:
+        from .mesh_align import warp_to_template
+
+        return self.embed_crops([warp_to_template(rgb, p, INPUT_SIZE, TEMPLATE_SHIFT) for p in points])
+
+
 def _feature_mean() -> np.ndarray:
     """The shipped mean feature, checked like the weights (ModelError if missing or altered)."""
     path = get_spec("faceres").folder / MEAN_FILE

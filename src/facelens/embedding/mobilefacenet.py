@@ -55,3 +55,21 @@ class MobileFaceNetNoFlip(MobileFaceNet):
 
     def __init__(self) -> None:
         super().__init__(flip=False)
+
+
+class MobileFaceNetMesh(MobileFaceNet):
+    """The same network (with flip augmentation) on a crop aligned from five face-mesh points
+    (``mesh_align``): its own model, since its vectors differ from the BlazeFace-aligned ones."""
+
+    name = "mobilefacenet_mesh"
+
+    def embed(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+        from .mesh_align import mesh_five_points
+
+        return self.embed_points(rgb, [mesh_five_points(rgb, face) for face in faces])
+
+    def embed_points(self, rgb: np.ndarray, points: list[np.ndarray]) -> np.ndarray:
+        """Embeddings of the faces whose five mesh points are given (``mesh_five_points``)."""
+        from .mesh_align import warp_to_template
+
+        return self.embed_crops([warp_to_template(rgb, p) for p in points])

@@ -4,9 +4,9 @@ Protocol: the pairs file holds 10 folds of matched + mismatched pairs. For each 
 threshold that maximises accuracy on the other nine folds is applied to it; we report mean ±
 std accuracy over the folds, ROC AUC, TAR at FAR 1e-2 / 1e-3 over all pairs, and thresholds at
 those FARs (the calibration ``verify`` uses). Images go through ``facelens.pipeline`` (detect →
-align → embed), as every other verb does; each image's face is the detected face nearest the
-image centre (LFW centres the person of interest); images with no detection fall back to the
-central region and are counted.
+align → embed), as every other verb does; each image's face is the one at the image centre
+(LFW's protocol: see ``central_face``, which re-detects in the central window when the detector
+found only bystanders); images with no detection fall back to the central region and are counted.
 
 ``evaluate_verification`` runs the whole evaluation (``facelens eval verification``);
 ``write_calibration`` writes its thresholds and fusion weight where ``verify`` reads them.
@@ -72,61 +72,163 @@ def _image_name(name: str, number: str) -> str:
 class EmbeddingSet:
     names: list[str]
     vectors: dict[str, np.ndarray]  # model → N×D
-    fallbacks: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)
+    fallbacks: int = 0  # images with no face found: the central region was embedded
+    seconds: dict[str, float] = field(default_factory=dict)  # embedding time per model, this run
+    choices: dict[str, int] = field(default_factory=dict)  # images per FACE_CHOICES entry
+    embedded: dict[str, int] = field(default_factory=dict)  # images embedded per model, this run
 
 
-def central_face(rgb: np.ndarray, detector: str = DEFAULT_DETECTOR) -> tuple[Face, bool]:
-    """(aligned face nearest the image centre, whether it is the no-detection fallback).
+# How ``central_face`` chose each image's face, in the order it tries:
+# - central: a detection whose box holds the image centre (LFW centres the person of interest);
+# - central_crop: none did, so the central two thirds of the image were detected again;
+# - nearest: still none: the detection nearest the centre (images that do not centre anyone);
+# - no_face: nothing detected: the central half of the image taken as the face.
+FACE_CHOICES = ("central", "central_crop", "nearest", "no_face")
+FACE_RULE = "central-crop-v2"  # stored with cached embeddings: bump when central_face changes
+CENTRAL_CROP = 2 / 3  # side of the re-detection window, as a fraction of the image's
 
-    The fallback is the central half of the image taken as one face, in image coordinates."""
-    from ..alignment import align_face, whole_image_face
+
+def covers_centre(face: Face, shape: tuple[int, ...]) -> bool:
+    x1, y1, x2, y2 = face.box
+    return x1 <= shape[1] / 2 <= x2 and y1 <= shape[0] / 2 <= y2
+
+
+def central_face(rgb: np.ndarray, detector: str = DEFAULT_DETECTOR) -> tuple[Face, str]:
+    """(aligned face of the person the image centres, how it was found: one of FACE_CHOICES).
+
+    LFW's protocol takes the face at the centre of each image. BlazeFace's full-range model can
+    miss a large close-up face while it finds a bystander at the border (11 of the 7,701 LFW
+    View 2 images): a face is taken only if its box holds the image centre, and if no detection
+    does, the central window (bystanders at the border cut out, the subject relatively larger)
+    is detected again. A box holding the centre is also the size check: a small background face
+    can hold it only where it overlaps the subject."""
+    from ..alignment import align_face
     from ..detection.base import nearest_to_centre
     from ..pipeline import detect_rgb
 
     faces = detect_rgb(rgb, detector, keep_crop=True)
+    central = [f for f in faces if covers_centre(f, rgb.shape)]
+    if central:
+        return nearest_to_centre(central, rgb.shape), "central"
+    recentred = _detect_in_central_window(rgb, detector)
+    if recentred is not None:
+        return align_face(rgb, recentred), "central_crop"
     if faces:
-        return nearest_to_centre(faces, rgb.shape), False
+        return nearest_to_centre(faces, rgb.shape), "nearest"
+    return _central_region_face(rgb), "no_face"
+
+
+def _detect_in_central_window(rgb: np.ndarray, detector: str) -> Face | None:
+    """The detection holding the image centre when only the central window is searched, in the
+    whole image's coordinates (keypoints too), or None."""
+    from ..detection.base import nearest_to_centre
+    from ..pipeline import detect_rgb
+
+    h, w = rgb.shape[:2]
+    top, left = round(h * (1 - CENTRAL_CROP) / 2), round(w * (1 - CENTRAL_CROP) / 2)
+    window = np.ascontiguousarray(rgb[top : h - top, left : w - left])
+    central = [f for f in detect_rgb(window, detector) if covers_centre(f, window.shape)]
+    if not central:
+        return None
+    face = nearest_to_centre(central, window.shape)
+    x1, y1, x2, y2 = face.box
+    return face.replace(box=(x1 + left, y1 + top, x2 + left, y2 + top),
+                        keypoints={k: (x + left, y + top) for k, (x, y) in face.keypoints.items()})
+
+
+def _central_region_face(rgb: np.ndarray) -> Face:
+    """The central half of the image taken as one face, in image coordinates, aligned."""
+    from ..alignment import align_face, whole_image_face
+
     h, w = rgb.shape[:2]
     inner = whole_image_face(rgb[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4])
     face = inner.replace(box=(w / 4, h / 4, 3 * w / 4, 3 * h / 4),
                          keypoints={k: (x + w / 4, y + h / 4) for k, (x, y) in inner.keypoints.items()})
-    return align_face(rgb, face), True
+    return align_face(rgb, face)
+
+
+@dataclass
+class _Cache:
+    """Embeddings of a list of images per model, with the face each came from (box and how it
+    was chosen) and the face rule they were chosen by."""
+
+    vectors: dict[str, np.ndarray]
+    boxes: np.ndarray | None  # N×4, None in caches written before faces were stored
+    choices: np.ndarray | None  # N indices into FACE_CHOICES
+    rule: str
+
+    _META = ("names", "fallbacks", "boxes", "choices", "face_rule")
+
+    @classmethod
+    def read(cls, path: Path | None, names: list[str]) -> "_Cache | None":
+        if not path or not path.is_file():
+            return None
+        data = np.load(path, allow_pickle=False)
+        if list(data["names"]) != names:
+            return None
+        vectors = {k: data[k] for k in data.files if k not in cls._META}
+        has_faces = "boxes" in data.files and "choices" in data.files
+        return cls(vectors, data["boxes"] if has_faces else None, data["choices"] if has_faces else None,
+                   str(data["face_rule"]) if "face_rule" in data.files else "")
+
+    def same_face(self, index: int, face: Face, how: str) -> bool:
+        if self.boxes is None:
+            return False
+        return (FACE_CHOICES[int(self.choices[index])] == how
+                and bool(np.allclose(self.boxes[index], face.box, atol=1e-3)))
 
 
 def embed_images(images_dir: Path, names: list[str], models: list[str], detector: str = DEFAULT_DETECTOR,
                  cache: Path | None = None, progress: Optional[Progress] = None) -> EmbeddingSet:
-    """Embeddings of every named image for each model, reusing a cache file if given."""
+    """Embeddings of every named image for each model, reusing a cache file if given.
+
+    The cache holds each image's face (box and how it was chosen) and the face rule: with the
+    same rule and every model present nothing is recomputed; otherwise every image is detected
+    again and only images whose face changed (or models not yet cached) are embedded."""
     from ..pipeline import embed_faces
 
-    cached: dict[str, np.ndarray] = {}
-    fallbacks = 0
-    if cache and cache.is_file():
-        data = np.load(cache, allow_pickle=False)
-        if list(data["names"]) == names:
-            cached = {k: data[k] for k in data.files if k not in ("names", "fallbacks")}
-            fallbacks = int(data["fallbacks"])
-    todo = [m for m in models if m not in cached]
-    seconds = {m: 0.0 for m in todo}
-    if todo:
-        fallbacks = 0
-        rows: dict[str, list[np.ndarray]] = {m: [] for m in todo}
-        for index, name in enumerate(names):
-            rgb = load_image(images_dir / name, channels="rgb")
-            face, fallback = central_face(rgb, detector)
-            fallbacks += fallback
-            for model in todo:
-                start = time.perf_counter()
-                rows[model].append(embed_faces(rgb, [face], model)[0].embedding)
-                seconds[model] += time.perf_counter() - start
-            if progress:
-                progress(index + 1, len(names))
-        for model in todo:
-            cached[model] = np.stack(rows[model])
-        if cache:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, names=np.array(names), fallbacks=np.array(fallbacks), **cached)
-    return EmbeddingSet(names, {m: cached[m] for m in models}, fallbacks, seconds)
+    stored = _Cache.read(cache, names)
+    if stored and stored.rule == FACE_RULE and stored.boxes is not None and all(m in stored.vectors for m in models):
+        choices = np.bincount(stored.choices, minlength=len(FACE_CHOICES))
+        return EmbeddingSet(names, {m: stored.vectors[m] for m in models}, int(choices[FACE_CHOICES.index("no_face")]),
+                            choices={c: int(n) for c, n in zip(FACE_CHOICES, choices)})
+    # models cached but not asked for are kept (and their changed faces re-embedded) only where
+    # the cache says which face each vector came from; an older cache is rebuilt for these models
+    from ..embedding import EMBEDDERS
+
+    reusable = stored is not None and stored.boxes is not None
+    keep = {m: v for m, v in stored.vectors.items() if m in EMBEDDERS} if reusable else {}
+    rows = {m: [] for m in set(models) | set(keep)}
+    seconds = {m: 0.0 for m in rows}
+    embedded = {m: 0 for m in rows}
+    boxes, choices = [], []
+    for index, name in enumerate(names):
+        rgb = load_image(images_dir / name, channels="rgb")
+        face, how = central_face(rgb, detector)
+        boxes.append(face.box)
+        choices.append(FACE_CHOICES.index(how))
+        unchanged = stored is not None and stored.same_face(index, face, how)
+        for model in rows:
+            if unchanged and model in keep:
+                rows[model].append(keep[model][index])
+                continue
+            start = time.perf_counter()
+            rows[model].append(embed_faces(rgb, [face], model)[0].embedding)
+            seconds[model] += time.perf_counter() - start
+            embedded[model] += 1
+        if progress:
+            progress(index + 1, len(names))
+    vectors = {m: np.stack(r) for m, r in rows.items()}
+    counts = np.bincount(np.array(choices, dtype=np.int8), minlength=len(FACE_CHOICES))
+    fallbacks = int(counts[FACE_CHOICES.index("no_face")])
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, names=np.array(names), fallbacks=np.array(fallbacks), face_rule=np.array(FACE_RULE),
+                 boxes=np.array(boxes, dtype=np.float32), choices=np.array(choices, dtype=np.int8), **vectors)
+    return EmbeddingSet(names, {m: vectors[m] for m in models}, fallbacks,
+                        {m: s for m, s in seconds.items() if embedded[m]},
+                        {c: int(n) for c, n in zip(FACE_CHOICES, counts)},
+                        {m: n for m, n in embedded.items() if n})
 
 
 def pair_scores(pairs: list[Pair], embeddings: EmbeddingSet, model: str) -> np.ndarray:
@@ -379,7 +481,8 @@ def evaluate_verification(pairs_file: Path, images_dir: Path, model: str = "all"
         "no_face_fallbacks": embeddings.fallbacks, "fusion_weight": weights.get("fused"),
         "fusion_weight_per_fold": fold_weights.get("fused"),
         "fusion_weights": weights, "fusion_weights_per_fold": fold_weights,
-        "ms_per_image": {m: round(1000 * s / len(names), 2) for m, s in embeddings.seconds.items()},
+        "face_choices": embeddings.choices,
+        "ms_per_image": {m: round(1000 * s / embeddings.embedded[m], 2) for m, s in embeddings.seconds.items()},
         "reports": {m: r.to_dict() for m, r in reports.items()}, "roc_png": str(out / "roc.png"),
     }
     write_json(out / "report.json", summary)

@@ -9,10 +9,12 @@
             print(match.box, match.identity, match.similarity)
 
 Layout: store.py (tables, engine, migrations/), crypto.py (AES-GCM key handling), index.py
-(exact / HNSW), audit.py (hash chain), repository.py + queries.py (writes and reads: the only
-code touching store, cipher and audit log), index_cache.py (per-model index kept in step with
-the database), core.py (the ``Gallery`` façade: templates and vectors in, identifications
-out), records.py, retention.py, cluster.py. Thresholds and candidate scoring:
+(exact / HNSW with a float16 re-rank table, encrypted index files), audit.py (hash chain),
+repository.py + queries.py (writes and reads: the only code touching store, cipher and audit
+log), index_cache.py (per-model in-process index kept in step with the database), pgvector.py
+(opt-in on PostgreSQL: search inside the database with pgvector, vectors then in clear there),
+core.py (the ``Gallery`` façade: templates and vectors in, identifications out), records.py,
+retention.py, cluster.py. Thresholds and candidate scoring:
 ``facelens.match``. Images → faces: ``facelens.usecases``. See docs/gallery.md.
 """
 

@@ -30,13 +30,23 @@ first open with the key, if the old chain and its old seal verify, every entry i
 in format 2 in one transaction; if they do not, nothing is rewritten (that would launder the
 tampering) and ``verify`` keeps reporting it, while new entries are written in format 2.
 A gallery whose log never had an entry gets its first seal on that open.
+
+Who did it: a caller that acts for someone (the server, for an API key) wraps its work in
+``acting_as({"key": name, "role": role})``; every entry written meanwhile, in whatever
+transaction, carries that as ``details["actor"]`` — one entry per change, with its author.
+
+Lookups by name after erasure: ``entries(subject=name)`` also returns the pseudonymised entries
+of an erased ``name`` — but only while nobody of that name is enrolled, so a person enrolled
+later under the same name never sees (or exports) the erased person's entries.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +65,29 @@ _PSEUDONYM = re.compile(r"pseudonym:[0-9a-f]{32}")
 PERSONAL_KEYS = frozenset({"claim", "identity", "face_image", "source", "sources", "name", "names"})
 """Details fields that describe the subject of an entry: pseudonymised too when that subject is
 erased (values equal to the erased name are pseudonymised wherever they appear)."""
+
+
+_ACTOR: ContextVar[dict[str, Any] | None] = ContextVar("facelens_audit_actor", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(actor: dict[str, Any] | None) -> Iterator[None]:
+    """Entries appended inside (this thread or task, and what copies its context) record
+    ``actor`` (e.g. ``{"key": "ops-laptop", "role": "operator"}``) as ``details["actor"]``."""
+    token = _ACTOR.set(dict(actor) if actor else None)
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
+
+
+def set_actor(actor: dict[str, Any] | None) -> None:
+    """``acting_as`` for the rest of the current context (a request's task: it ends with it)."""
+    _ACTOR.set(dict(actor) if actor else None)
+
+
+def current_actor() -> dict[str, Any] | None:
+    return _ACTOR.get()
 
 
 def canonical(details: dict[str, Any]) -> str:
@@ -294,6 +327,10 @@ class AuditLog:
                 raise BadInputError(f"audit details must be a dict, not {type(details).__name__}")
         if not items:
             return []
+        actor = _ACTOR.get()
+        if actor:
+            items = [(event, subject, details if "actor" in (details or {}) else {**(details or {}), "actor": actor})
+                     for event, subject, details in items]
         seq, prev, v2_from, broken = self._continue_from(session)
         at = sql_now_text()
         rows, made = [], []
@@ -347,12 +384,19 @@ class AuditLog:
     # ------------------------------------------------------------------ reading
 
     def entries(self, subject: str | None = None, event: str | None = None) -> list[AuditEntry]:
-        """Entries in order. ``subject``: about this name, including entries written before the
-        name was erased (found by its pseudonym)."""
+        """Entries in order. ``subject``: about this name, including the entries of an erased
+        ``subject`` (found by its pseudonym) unless someone of that name is enrolled now: an
+        erasure pseudonymises every entry about the name, so the entries naming it in clear are
+        the current person's, and the erased person's are never theirs (module docstring)."""
         with self._store.read() as session:
             query = select(AuditRow).order_by(AuditRow.seq)
             if subject is not None:
-                query = query.where(AuditRow.subject.in_([subject, self.pseudonym_of(subject)]))
+                names = [subject]
+                enrolled = session.scalar(select(func.count()).select_from(IdentityRow)
+                                          .where(IdentityRow.name == subject))
+                if not enrolled and not is_pseudonym(subject):
+                    names.append(self.pseudonym_of(subject))
+                query = query.where(AuditRow.subject.in_(names))
             if event is not None:
                 query = query.where(AuditRow.event == event)
             return [

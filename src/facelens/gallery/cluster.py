@@ -82,14 +82,19 @@ def cluster_unknowns(gallery: "Gallery", model: str = DEFAULT_MODEL, method: Met
 
 
 def promote(gallery: "Gallery", unknown_ids: list[int], name: str, model: str = DEFAULT_MODEL,
-            metadata: dict | None = None, consent: Any = None) -> dict[str, Any]:
-    """Enrol the given unknown faces as a new identity and remove them from the unknowns."""
+            metadata: dict | None = None, consent: Any = None,
+            images: dict[int, bytes] | None = None) -> dict[str, Any]:
+    """Enrol the given unknown faces as a new identity and remove them from the unknowns.
+
+    ``images`` maps an unknown face's id to its picture (JPEG), kept as the new template's face
+    image (the server keeps pictures of unknown faces: their alerts' snapshots)."""
     all_ids, vectors = gallery.unknowns(model)
     wanted = np.isin(all_ids, np.asarray(unknown_ids, dtype=np.int64))
     if not unknown_ids or wanted.sum() != len(set(unknown_ids)):
         raise NotFoundError("some of those unknown faces do not exist (cluster again?)")
     version = model_version(model)
-    templates = [Template(vector=v, model=model, model_version=version, source=f"unknown:{i}")
+    templates = [Template(vector=v, model=model, model_version=version, source=f"unknown:{i}",
+                          image=(images or {}).get(i))
                  for i, v in zip(all_ids[wanted].tolist(), vectors[wanted])]
     result = gallery.enrol_records([EnrolRecord(name, templates, dict(metadata or {}, promoted_from="cluster"), consent)])[0]
     gallery.forget_unknowns(unknown_ids, ("cluster.promote", name, {"unknown_faces": len(unknown_ids)}))

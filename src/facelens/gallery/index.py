@@ -2,11 +2,12 @@
 
 Everything a search decision needs lives here, so ``Gallery.search`` touches no database row:
 
-* ``TemplateTable``: template id → (owner identity id, float32 vector), ids kept sorted. Exact
-  search scans it; HNSW results are re-ranked against it, so every similarity a decision sees
-  is an exact float32 inner product, whatever the graph stores.
+* ``TemplateTable``: template id → (owner identity id, vector), ids kept sorted. Exact search
+  scans a float32 table; HNSW results are re-ranked against the table, float16 by default for
+  an HNSW index (half the bytes; an inner product of float16-stored unit vectors differs from
+  the float32 one by < 1e-3, measured on real LFW embeddings in tests/gallery/test_index_store.py).
 * ``HNSWIndex``: a usearch graph over a *quantised* copy of the vectors (int8 by default) that
-  proposes ``rerank`` candidates per probe; the table re-scores them exactly.
+  proposes ``rerank`` candidates per probe; the table re-scores them.
 * ``NameTable``: identity id → name, for the identities that own templates here.
 
 Keys are template ids from the database; similarity is cosine (embeddings are L2-normalised,
@@ -38,16 +39,21 @@ AUTO_HNSW_FROM = 20_000
 11 ms at 100k, ~60 ms at 1M (single-thread BLAS, `bench/bench_gallery.py --exact-sweep`).
 HNSW with exact re-ranking answers in well under 1 ms at 100k with recall@1 ≥ 0.99 on
 real-distribution embeddings (docs/gallery.md), so it takes over where exact passes ~3 ms."""
-HNSW_DEFAULTS: dict[str, Any] = {"connectivity": 32, "expansion_add": 128, "expansion_search": 256, "dtype": "i8",
-                                 "rerank": 32}
-"""Graph degree M, build and search beam width, stored scalar type, candidates re-ranked in
-float32. From the measured curves (docs/gallery.md, real LFW + generated distractors): after
-re-ranking int8, float16 and float32 graphs find the same templates (M=16 at 100k: recall@1
-0.926–0.931 at ef 64 for all three), int8 searches fastest and builds ~1.7× faster than
-float32; M=32 lifts recall@1 at ef 128 from 0.976 to 0.997 (100k); at 1M ef 256 gives 0.988 at
-p50 ~2.2 ms (ef 128: 0.959 at 1.1 ms)."""
+HNSW_DEFAULTS: dict[str, Any] = {"connectivity": 32, "expansion_add": 128, "expansion_search": 320, "dtype": "i8",
+                                 "rerank": 32, "store": "f16", "search_threads": 1}
+"""Graph degree M, build and search beam width, graph scalar type, candidates re-ranked, re-rank
+store scalar type, usearch workers for one probe. From the measured curves (docs/gallery.md,
+real LFW + generated distractors, ``bench/bench_gallery.py``): after re-ranking, int8, float16
+and float32 graphs find the same templates, and int8 searches fastest and builds ~1.7× faster
+than float32; M=32 lifts recall@1 at ef 128 from 0.976 to 0.997 (100k). At 1M ef 320 is the
+first beam with recall@1 ≥ 0.99 (0.992 at p50 ~2.1 ms; ef 256: 0.988 at ~1.9 ms; ef 384: 0.995
+at ~2.6 ms). A float16 re-rank store gives the same recall as float32 at half its bytes
+(index + table: 1.13× the raw float32 vectors instead of 1.63×); one search thread is as fast
+as a pool for one probe (2.19 vs 2.23 ms at ef 320)."""
 DTYPES = ("i8", "f16", "f32")
-MAGIC = b"FLIDX2\n"
+STORES = {"f32": np.float32, "f16": np.float16}  # the re-rank table's scalar type
+MAGIC = b"FLIDX3\n"  # 3: the table records its scalar type (float16 re-rank store)
+OLD_MAGICS = (b"FLIDX2\n",)  # still read: a float32 table
 CHUNK = 64 << 20  # AES-GCM is applied per 64 MiB chunk (one call is limited to 2 GiB)
 COMPACT_CHUNK = 65536  # rows moved at a time when templates leave the table (bounded scratch memory)
 
@@ -66,19 +72,30 @@ def _as_keys(keys: Any) -> np.ndarray:
 
 
 class TemplateTable:
-    """Sorted template ids with their owner identity ids and float32 vectors.
+    """Sorted template ids with their owner identity ids and vectors (float32 or float16).
 
     Arrays grow in 1/16 steps (appends are the common case: ids only increase), and removal
     moves the rows after the first removed one down in place, a chunk at a time, so an erasure
     at 1M templates needs no second copy of the table."""
 
-    def __init__(self, dim: int, capacity: int = 0, with_vectors: bool = True):
+    def __init__(self, dim: int, capacity: int = 0, with_vectors: bool = True, store: str = "f32"):
         self.dim = dim
         self._n = 0
         self._keys = np.empty(capacity, np.int64)
         self._owners = np.empty(capacity, np.int64)
         # without vectors (a float32 graph holds them exactly) the matrix is zero columns wide
-        self._vectors = np.empty((capacity, dim if with_vectors else 0), np.float32)
+        self._vectors = np.empty((capacity, dim if with_vectors else 0), STORES[store])
+
+    @property
+    def store(self) -> str:
+        return "f16" if self._vectors.dtype == np.float16 else "f32"
+
+    def convert(self, store: str) -> bool:
+        """Keep the vectors in ``store`` from now on (True if that changed anything)."""
+        if store == self.store or not self.with_vectors:
+            return False
+        self._vectors = self._vectors.astype(STORES[store])
+        return True
 
     @property
     def with_vectors(self) -> bool:
@@ -169,7 +186,7 @@ class TemplateTable:
         rows = self.rows(keys)
         if (rows < 0).any() or not self.with_vectors:
             raise KeyError("template id not in index" if self.with_vectors else "this table holds no vectors")
-        return self._vectors[rows]
+        return self._vectors[rows].astype(np.float32)
 
     def owners_of(self, keys: Any) -> np.ndarray:
         """Owner identity id of each key, -1 where the key is not here (e.g. padding)."""
@@ -179,20 +196,25 @@ class TemplateTable:
         return owners.reshape(shape)
 
     def parts(self) -> list[memoryview]:
-        head = struct.pack("<qqq", self._n, self.dim, self._vectors.shape[1])
+        head = struct.pack("<qqqq", self._n, self.dim, self._vectors.shape[1], self._vectors.itemsize)
         return [memoryview(head), _raw(self.keys), _raw(self.owners), _raw(self.vectors)]
 
     @classmethod
-    def from_buffer(cls, data: memoryview, offset: int) -> tuple["TemplateTable", int]:
-        n, dim, width = struct.unpack_from("<qqq", data, offset)
-        offset += 24
-        table = cls(dim, with_vectors=width > 0)
+    def from_buffer(cls, data: memoryview, offset: int, version: int = 3) -> tuple["TemplateTable", int]:
+        if version >= 3:
+            n, dim, width, itemsize = struct.unpack_from("<qqqq", data, offset)
+            offset += 32
+        else:  # format 2: always float32
+            (n, dim, width), itemsize = struct.unpack_from("<qqq", data, offset), 4
+            offset += 24
+        store = {4: "f32", 2: "f16"}[itemsize]
+        table = cls(dim, with_vectors=width > 0, store=store)
         # copies: views would keep the whole decrypted file (graph included) alive
         table._keys = np.frombuffer(data, np.int64, n, offset).copy()
         table._owners = np.frombuffer(data, np.int64, n, offset + 8 * n).copy()
-        table._vectors = np.frombuffer(data, np.float32, n * width, offset + 16 * n).reshape(n, width).copy()
+        table._vectors = np.frombuffer(data, STORES[store], n * width, offset + 16 * n).reshape(n, width).copy()
         table._n = n
-        return table, offset + 16 * n + 4 * n * width
+        return table, offset + 16 * n + itemsize * n * width
 
 
 class NameTable:
@@ -312,19 +334,24 @@ class ExactIndex:
         return self.table.parts()
 
     @classmethod
-    def from_buffer(cls, data: memoryview, offset: int, params: dict) -> tuple["ExactIndex", int]:
-        table, offset = TemplateTable.from_buffer(data, offset)
+    def from_buffer(cls, data: memoryview, offset: int, params: dict, version: int = 3) -> tuple["ExactIndex", int]:
+        table, offset = TemplateTable.from_buffer(data, offset, version)
+        if table.store != "f32":
+            raise ValueError("an exact index keeps float32 vectors")
         return cls(table.dim, table), offset
 
 
 class HNSWIndex:
-    """usearch HNSW over a quantised copy of the vectors + exact float32 re-ranking.
+    """usearch HNSW over a quantised copy of the vectors + re-ranking against the table.
 
     The graph (inner-product metric) stores ``dtype`` scalars: int8 by default, a quarter of
     float32, and the fastest distance kernel on this machine. It proposes the best ``rerank``
-    candidates per probe (at least the ``k`` asked for); those are re-scored with the exact
-    float32 vectors of the table and re-sorted, so quantisation changes neither a similarity
-    nor a threshold decision, only (rarely) which candidates are found: recall is measured.
+    candidates per probe (at least the ``k`` asked for); those are re-scored in float32
+    arithmetic with the table's vectors (``store``: float16 by default, or float32) and
+    re-sorted, so the graph's int8 error changes no similarity and no threshold decision, only
+    (rarely) which candidates are found: recall is measured. float16 storage moves a similarity
+    by < 1e-3 (typically ~1e-5). ``search_threads``: usearch workers for a one-probe search (one
+    probe walks the graph in one thread anyway); ``threads``: for builds and many-probe searches.
     """
 
     kind = "hnsw"
@@ -332,24 +359,30 @@ class HNSWIndex:
     def __init__(self, dim: int, connectivity: int = HNSW_DEFAULTS["connectivity"],
                  expansion_add: int = HNSW_DEFAULTS["expansion_add"],
                  expansion_search: int = HNSW_DEFAULTS["expansion_search"], dtype: str = HNSW_DEFAULTS["dtype"],
-                 rerank: int = HNSW_DEFAULTS["rerank"], threads: int = 0, table: TemplateTable | None = None):
+                 rerank: int = HNSW_DEFAULTS["rerank"], store: str = HNSW_DEFAULTS["store"], threads: int = 0,
+                 search_threads: int = HNSW_DEFAULTS["search_threads"], table: TemplateTable | None = None):
         from usearch.index import Index as UIndex
 
         if dtype not in DTYPES:
             raise ValueError(f"HNSW dtype must be one of {DTYPES}, not {dtype!r}")
+        if store not in STORES:
+            raise ValueError(f"HNSW re-rank store must be one of {tuple(STORES)}, not {store!r}")
         self.dim = dim
         self.threads = threads
+        self.search_threads = int(search_threads)
         self.rerank = int(rerank)
         self._params = dict(connectivity=int(connectivity), expansion_add=int(expansion_add),
                             expansion_search=int(expansion_search), dtype=dtype)
         self._index = UIndex(ndim=dim, metric="ip", **self._params)
         # a float32 graph scores exactly: no re-ranking, and no second copy of the vectors
         self.exact_in_graph = dtype == "f32"
-        self.table = table if table is not None else TemplateTable(dim, with_vectors=not self.exact_in_graph)
+        self.table = table if table is not None else TemplateTable(dim, with_vectors=not self.exact_in_graph,
+                                                                   store=store)
 
     @property
     def params(self) -> dict[str, Any]:
-        return {**self._params, "expansion_search": int(self._index.expansion_search), "rerank": self.rerank}
+        return {**self._params, "expansion_search": int(self._index.expansion_search), "rerank": self.rerank,
+                "store": self.table.store, "search_threads": self.search_threads}
 
     @property
     def expansion_search(self) -> int:
@@ -392,7 +425,8 @@ class HNSWIndex:
     def candidates(self, queries: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The graph's ``count`` best keys per probe and its similarities, -1 / -inf padded."""
         count = min(count, len(self._index))
-        matches = self._index.search(queries, count, threads=self.threads)
+        threads = self.search_threads if len(queries) == 1 else self.threads  # many probes: a pool helps
+        matches = self._index.search(queries, count, threads=threads)
         keys = np.full((len(queries), count), -1, np.int64)
         sims = np.full((len(queries), count), -np.inf, np.float32)
         if not hasattr(matches, "counts"):  # one probe: usearch answers Matches, unpadded
@@ -415,8 +449,12 @@ class HNSWIndex:
         if self.exact_in_graph:  # float32 graph: its inner products are the exact ones
             return self.candidates(queries, k)
         keys, _ = self.candidates(queries, max(k, self.rerank))
+        return self.rescore(queries, keys, k)
+
+    def rescore(self, queries: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` of the graph's candidate ``keys`` per probe, scored with the table's vectors."""
         rows = self.table.rows(keys).reshape(keys.shape)
-        vectors = self.table.vectors[np.maximum(rows, 0)]  # (queries, candidates, dim), exact float32
+        vectors = self.table.vectors[np.maximum(rows, 0)].astype(np.float32)  # (queries, candidates, dim)
         sims = np.einsum("qcd,qd->qc", vectors, queries)
         sims[rows < 0] = -np.inf
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
@@ -442,7 +480,7 @@ class HNSWIndex:
 
     @property
     def memory_usage(self) -> int:
-        """Bytes held: the usearch graph with its quantised vectors, plus the float32 table."""
+        """Bytes held: the usearch graph with its quantised vectors (its reserved arenas), plus the table."""
         return self.graph_memory_usage + self.table.nbytes
 
     def parts(self) -> list[memoryview]:
@@ -450,13 +488,15 @@ class HNSWIndex:
         return [*self.table.parts(), memoryview(struct.pack("<q", len(graph))), memoryview(graph)]
 
     @classmethod
-    def from_buffer(cls, data: memoryview, offset: int, params: dict) -> tuple["HNSWIndex", int]:
+    def from_buffer(cls, data: memoryview, offset: int, params: dict, version: int = 3) -> tuple["HNSWIndex", int]:
         from usearch.index import Index as UIndex
 
-        table, offset = TemplateTable.from_buffer(data, offset)
+        table, offset = TemplateTable.from_buffer(data, offset, version)
         (size,) = struct.unpack_from("<q", data, offset)
         offset += 8
-        index = cls(table.dim, table=table, **{k: v for k, v in params.items() if k != "threads"})
+        # the table decides the store; the saved parameters the rest (older files lack some)
+        kept = {k: v for k, v in params.items() if k not in ("threads", "store")}
+        index = cls(table.dim, table=table, store=table.store, **kept)
         restored = UIndex.restore(data[offset:offset + size])
         if restored is None or len(restored) != len(table):
             raise StorageError("index file holds no usable usearch index")
@@ -481,8 +521,8 @@ def make_index(kind: str, dim: int, count: int = 0, **hnsw: Any) -> Index:
 # ---------------------------------------------------------------- encrypted persistence
 
 
-def _aad(header: bytes, chunk: int, last: bool) -> bytes:
-    return MAGIC + header + struct.pack("<I?", chunk, last)
+def _aad(header: bytes, chunk: int, last: bool, magic: bytes | None = None) -> bytes:
+    return (magic or MAGIC) + header + struct.pack("<I?", chunk, last)
 
 
 def _chunks(parts: list[memoryview], size: int) -> Iterator[bytes]:
@@ -530,7 +570,7 @@ def save(path: Path, index: Index, names: NameTable, header: dict, cipher: Ciphe
 def read_header(path: Path) -> dict | None:
     try:
         with open(path, "rb") as handle:
-            if handle.read(len(MAGIC)) != MAGIC:
+            if handle.read(len(MAGIC)) not in (MAGIC, *OLD_MAGICS):
                 return None
             (size,) = struct.unpack("<I", handle.read(4))
             return json.loads(handle.read(size))
@@ -538,13 +578,13 @@ def read_header(path: Path) -> dict | None:
         return None
 
 
-def _decrypt_payload(handle: Any, head: bytes, total: int, cipher: Cipher) -> bytearray:
+def _decrypt_payload(handle: Any, head: bytes, total: int, cipher: Cipher, magic: bytes | None = None) -> bytearray:
     payload = bytearray(total)
     at, number = 0, 0
     chunks = max(1, -(-total // CHUNK))
     while number < chunks:
         (length,) = struct.unpack("<Q", handle.read(8))
-        piece = cipher.decrypt(handle.read(length), _aad(head, number, number == chunks - 1))
+        piece = cipher.decrypt(handle.read(length), _aad(head, number, number == chunks - 1, magic))
         payload[at:at + len(piece)] = piece
         at += len(piece)
         number += 1
@@ -561,14 +601,16 @@ def load(path: Path, cipher: Cipher) -> tuple[Index, NameTable, dict] | None:
         return None
     try:
         with handle:
-            if handle.read(len(MAGIC)) != MAGIC:
+            magic = handle.read(len(MAGIC))
+            if magic not in (MAGIC, *OLD_MAGICS):
                 return None
             (size,) = struct.unpack("<I", handle.read(4))
             head = handle.read(size)
             header = json.loads(head)
-            data = memoryview(_decrypt_payload(handle, head, int(header["payload_bytes"]), cipher))
+            data = memoryview(_decrypt_payload(handle, head, int(header["payload_bytes"]), cipher, magic))
         kinds = {"exact": ExactIndex, "hnsw": HNSWIndex}
-        index, offset = kinds[header["kind"]].from_buffer(data, 0, header.get("params", {}))
+        version = 3 if magic == MAGIC else 2
+        index, offset = kinds[header["kind"]].from_buffer(data, 0, header.get("params", {}), version)
         names, offset = NameTable.from_buffer(data, offset)
         if len(index) != int(header["count"]) or index.dim != int(header["dim"]) or offset != len(data):
             return None

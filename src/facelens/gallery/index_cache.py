@@ -149,6 +149,9 @@ class IndexCache:
         found, names, header = loaded
         if header.get("gallery_id") != self.repository.gallery_id or header.get("model") != model:
             return None
+        store = self.hnsw.get("store", index_mod.HNSW_DEFAULTS["store"])
+        if found.kind == "hnsw" and found.table.convert(store):  # e.g. a float32 table from an older file
+            self._dirty.add(model)
         return _Cached(found, names, int(header.get("generation", -1)))
 
     def _kind_ok(self, found: Any, count: int) -> bool:

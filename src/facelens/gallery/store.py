@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -45,7 +46,6 @@ from ..errors import StorageError
 
 META_TABLE = "facelens_meta"
 VERSION_TABLE = "facelens_alembic_version"
-SQLITE_MAGIC = b"SQLite format 3\x00"
 DEFAULT_DB_NAME = "gallery.db"
 
 
@@ -156,11 +156,24 @@ def sqlite_path(url: str) -> Path | None:
 def _check_sqlite_file(path: Path) -> None:
     if path.is_dir():
         raise StorageError(f"{path} is a directory, not a gallery database")
-    if path.exists() and path.stat().st_size > 0:
-        with open(path, "rb") as handle:
-            head = handle.read(len(SQLITE_MAGIC))
-        if head != SQLITE_MAGIC:
-            raise StorageError(f"{path} is not a facelens gallery (not an SQLite database file)")
+    if path.exists() and path.stat().st_size > 0 and not _is_sqlite_file(path):
+        raise StorageError(f"{path} is not a facelens gallery (not an SQLite database file)")
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    """Ask SQLite itself, read-only. Not ``open(path).read()``: closing any descriptor of a file
+    drops every POSIX lock this process holds on it, so a second gallery opened on a database
+    already in use would silently release the first one's locks (another process could then
+    remove the WAL under it: "database disk image is malformed"). SQLite's own files are shared
+    per process and closed only when no lock needs them."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)) as conn:
+            conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
+            return False
+        raise StorageError(f"cannot read {path}: {exc}") from None
+    return True
 
 
 def make_engine(url: str) -> Engine:

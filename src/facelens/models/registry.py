@@ -345,6 +345,9 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "faceres": Builder("facelens.embedding.faceres:FaceRes"),
         "fused": Builder("facelens.embedding.fusion:Fused"),
         "fused_faceres": Builder("facelens.embedding.fusion:FusedFaceRes"),
+        "mobilefacenet_mesh": Builder("facelens.embedding.mobilefacenet:MobileFaceNetMesh"),
+        "faceres_mesh": Builder("facelens.embedding.faceres:FaceResMesh"),
+        "fused_faceres_mesh": Builder("facelens.embedding.fusion:FusedFaceResMesh"),
     },
 }
 CLASSIFIER_TASKS: dict[str, str] = {  # task → class built from a ModelSpec

@@ -6,6 +6,7 @@
     queue = 16
     max_upload_mb = 10
     rate_per_minute = 600          # per API key (burst = rate_burst)
+    camera_workers = "threads"     # or "processes" (one per camera), "ray" (a cluster)
 
     [watchlists.vip]               # identities whose metadata has watchlist=vip
     threshold = 0.45               # optional: the calibrated one otherwise
@@ -66,6 +67,13 @@ class ServerSettings(_Strict):
     # person) so operators can see who is enrolled and compare an alert with the person it
     # named. false: never kept, and an enrolment asking for it is refused. docs/service.md.
     keep_face_images: bool = True
+    # Where cameras run: "threads" (one per camera, in the server), "processes" (one OS process
+    # per camera on this machine) or "ray" (one Ray actor per camera; pip install "facelens[video]").
+    # daemon.py and docs/service.md (measured) say when to pick which.
+    camera_workers: Literal["threads", "processes", "ray"] = "threads"
+    ray_address: str | None = None  # None: a local Ray; "auto" or ray://HEAD:10001 for a cluster
+    ray_cpus_per_camera: float = Field(1.0, gt=0, le=64)
+    ray_num_cpus: int | None = Field(None, ge=1)  # a local Ray: the CPUs it may use (None: all)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -184,4 +192,13 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     unknown = sorted({c.watchlist for c in settings.cameras if c.watchlist} - set(settings.watchlists))
     if unknown:
         raise BadInputError(f"config {path}: camera watchlist {unknown[0]!r} has no [watchlists.{unknown[0]}] table")
+    if settings.server.camera_workers == "ray" and not _ray_importable():
+        raise BadInputError(f'config {path or "(flags)"}: camera_workers = "ray" needs Ray, which is not installed '
+                            '(pip install "facelens[video]", or choose "threads" or "processes")')
     return settings
+
+
+def _ray_importable() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None

@@ -1,11 +1,12 @@
-"""The camera daemon: one worker thread per configured camera around ``video.CameraWatcher``.
+"""The camera daemon: one worker per configured camera around ``video.CameraWatcher``.
 
 A worker opens its source, runs the watcher until the source ends or fails, and then:
 - a camera that failed (cannot open, dropped and did not come back) waits and tries again,
   the wait doubling from ``backoff_s`` up to ``max_backoff_s`` (reset after a run of 30 s);
   it never stops the other cameras or the server;
 - a file or folder ends ("finished") unless ``loop = true``; a live stream that ended is reopened.
-State for ``/health`` and ``GET /cameras``: stopped, starting, running, backoff, finished.
+State for ``/health`` and ``GET /cameras``: stopped, starting, running, backoff, finished — with
+the worker kind (``thread``, ``process`` or ``ray``) and, for a process, its pid.
 
 What a camera produces goes to the server's database, not to side files: alerts (with the
 sealed snapshot and the matched track's embedding, for review feedback), sightings (the time
@@ -15,14 +16,26 @@ for ``GET /unknowns/clusters``; see UnknownFaces). Alerts are also published on
 the event bus (SSE, MQTT, webhooks). A ``push`` camera has no source of its own: a device
 POSTs frames (``POST /api/v1/cameras/{id}/frames``) into a small queue.
 
-Cameras are threads: detection and embedding run in ONNX Runtime / LiteRT and OpenCV, which
-release the GIL, so cameras on one machine run in parallel; past one machine, the video
-package's Ray path (``facelens.video.distributed``) runs cameras on a cluster.
+Everything a camera produces leaves its worker through one ``CameraOutput``. In the server
+process that is ``DatabaseOutput`` — the only code that writes a camera's records and publishes
+its events. Where a camera runs (``[server] camera_workers``):
+
+* ``"threads"`` (default): a thread per camera, writing through ``DatabaseOutput`` directly.
+  Detection and embedding run in ONNX Runtime / LiteRT and OpenCV, which release the GIL.
+* ``"processes"``: a process per camera (workers.py, multiprocessing "spawn"). The child opens
+  its own Gallery on the same database (searches only; it follows enrolments, deletions and
+  negative templates by the gallery's generation counters), runs this same ``CameraWorker`` and
+  sends its records over a pipe; a collector thread in the server hands them to
+  ``DatabaseOutput``. A process that dies is reported and restarted with back-off.
+* ``"ray"``: the same child loop in a Ray actor per camera (``facelens.video.distributed``'s
+  cluster set-up), records back through a Ray queue to the same collector: past one machine.
+docs/service.md measures threads against processes and says when to pick which.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import re
 import threading
@@ -30,7 +43,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -51,13 +64,14 @@ class PushSource(VideoSource):
     fps = None
     frame_count = None
 
-    def __init__(self, camera_id: str, location: str | None, capacity: int) -> None:
+    def __init__(self, camera_id: str, location: str | None, capacity: int, frames: Any = None) -> None:
         self.camera_id = camera_id
         self.location = location
         self.started_at = datetime.now(timezone.utc)
         self.error = None
         self.spec = "push"
-        self._frames: queue.Queue = queue.Queue(capacity)
+        # ``frames``: a queue filled elsewhere (a camera process reads the server's multiprocessing queue)
+        self._frames: Any = frames if frames is not None else queue.Queue(capacity)
         self._closed = threading.Event()
 
     def push(self, rgb: np.ndarray) -> bool:
@@ -140,16 +154,16 @@ class UnknownFaces:
 
     ``WatchConfig.record_unknowns`` makes the watcher store an unknown track's embedding with
     ``watchlist.gallery.add_unknowns`` (video/watch.py): this object is that ``gallery``, and it
-    adds to the server's gallery where the face was seen — ``alert:<id>`` when the camera raised
-    an unknown alert for the track (its snapshot is then the face's picture), else
-    ``camera:<id>``. The watcher ends a track by offering its unknown alert (the sinks run in this
-    camera's thread, at once) and then recording its face, so the alert noted just before is
-    the same track's; the note is dropped after every frame, so a face recorded without an alert
-    (its track had alerted as a match earlier) never borrows another's."""
+    hands the face to the camera's output, which adds it to the server's gallery with where it
+    was seen — ``alert:<id>`` when the camera raised an unknown alert for the track (its snapshot
+    is then the face's picture), else ``camera:<id>``. The watcher ends a track by offering its
+    unknown alert (the sinks run in this camera's thread, at once) and then recording its face,
+    so the alert noted just before is the same track's; the note is dropped after every frame,
+    so a face recorded without an alert (its track had alerted as a match earlier) never
+    borrows another's. Outputs keep order, so the alert is stored before its face."""
 
-    def __init__(self, gallery: Any, camera_id: str) -> None:
-        self.gallery, self.camera_id = gallery, camera_id
-        self.recorded = 0
+    def __init__(self, output: "CameraOutput", camera_id: str) -> None:
+        self.output, self.camera_id = output, camera_id
         self._alert_id: str | None = None
 
     def alert_raised(self, alert: Any) -> None:
@@ -163,12 +177,7 @@ class UnknownFaces:
         source = f"alert:{self._alert_id}" if self._alert_id else f"camera:{self.camera_id}"
         self._alert_id = None
         rows = np.atleast_2d(vectors)
-        try:
-            self.gallery.add_unknowns(rows, model, sources=[source] * len(rows))
-        except StorageError as exc:  # one face less to cluster, never a dead camera
-            log.warning("camera %s: unknown face not stored: %s", self.camera_id, exc)
-            return
-        self.recorded += len(rows)
+        self.output.unknowns(rows, model, [source] * len(rows))
 
 
 class _CameraWatchlist(FeedbackWatchlist):
@@ -180,30 +189,108 @@ class _CameraWatchlist(FeedbackWatchlist):
 
 
 class _AlertRecorder:
-    """The video alert sink of one camera: store (sealed), then publish. Alerts raised while the
-    database is down wait in memory (bounded) and are written with the next one."""
+    """The video alert sink of one camera: note it for the unknown faces, attach the matched
+    track's embedding, hand it to the output."""
 
     def __init__(self, worker: "CameraWorker") -> None:
         self.worker = worker
-        self.pending: deque = deque(maxlen=1000)
 
     def emit(self, alert: Any) -> None:
         self.worker.unknown_faces.alert_raised(alert)
         embedding = self.worker.track_embedding(alert.track_id) if alert.kind == "match" else None
+        self.worker.output.alert(alert, embedding)
+
+    def close(self) -> None:
+        pass
+
+
+class _LinkThrough:
+    """What the watcher calls ``linker``: finished tracks go to the output, whose side links
+    them (global ids need every camera, so linking stays in the server process)."""
+
+    def __init__(self, output: "CameraOutput") -> None:
+        self.output = output
+
+    def link(self, **track: Any) -> None:
+        self.output.link(track)
+
+
+class CameraOutput(Protocol):
+    """Where a camera's records go, one method per kind: DatabaseOutput in the server process,
+    workers.PipeOutput in a camera process (which sends them to the server's DatabaseOutput)."""
+
+    keeps_observations: bool  # False: do not compute expression observations at all
+
+    def alert(self, alert: Any, embedding: np.ndarray | None) -> None: ...  # a video.Alert, matched track's embedding
+
+    def link(self, track: dict[str, Any]) -> None: ...  # a finished track: video.Linker.link's arguments
+
+    def observations(self, rows: list[Any]) -> None: ...  # analytics.Observation
+
+    def unknowns(self, vectors: np.ndarray, model: str, sources: list[str]) -> None: ...
+
+    def state(self, worker: Any) -> None: ...  # the worker's state or error changed
+
+    def frame(self, worker: Any) -> None: ...  # the worker finished a frame
+
+
+class DatabaseOutput(CameraOutput):
+    """The server side of a camera, whichever worker runs it: stores alerts (sealed) and then
+    publishes them, links finished tracks into sightings, stores observations and unknown faces,
+    publishes state changes. ``owner`` is the camera's worker in this process (counters,
+    ``describe``). Alerts raised while the database is down wait in memory (bounded) and are
+    written with the next one; a failed sighting, observation or unknown face loses that one
+    record, never the camera."""
+
+    def __init__(self, context: "DaemonContext", owner: Any) -> None:
+        self.context, self.owner = context, owner
+        self.model = context.settings.server.model
+        self.pending: deque = deque(maxlen=1000)
+
+    @property
+    def keeps_observations(self) -> bool:  # type: ignore[override]
+        return self.context.observations is not None
+
+    def alert(self, alert: Any, embedding: np.ndarray | None) -> None:
         self.pending.append((alert, embedding))
         while self.pending:
             item, vector = self.pending[0]
             try:
-                record = self.worker.context.alerts.add(item, vector, self.worker.model)
+                record = self.context.alerts.add(item, vector, self.model)
             except StorageError as exc:
-                log.warning("camera %s: alert %s kept in memory: %s", self.worker.id, item.alert_id, exc)
+                log.warning("camera %s: alert %s kept in memory: %s", self.owner.id, item.alert_id, exc)
                 return
             self.pending.popleft()
-            self.worker.alerts += 1
-            self.worker.context.bus.publish("alert", record, alert=item)
+            self.owner.alerts += 1
+            self.context.bus.publish("alert", record, alert=item)
 
-    def close(self) -> None:
-        pass
+    def link(self, track: dict[str, Any]) -> None:
+        try:
+            self.context.linker.link(**track)
+        except StorageError as exc:
+            log.warning("camera %s: sighting of track %s not stored: %s", self.owner.id, track.get("track_id"), exc)
+
+    def observations(self, rows: list[Any]) -> None:
+        if self.context.observations is None or not rows:
+            return
+        try:
+            self.context.observations.add(rows)
+        except StorageError as exc:
+            log.warning("camera %s: expression observations not stored: %s", self.owner.id, exc)
+
+    def unknowns(self, vectors: np.ndarray, model: str, sources: list[str]) -> None:
+        try:
+            self.context.gallery.add_unknowns(vectors, model, sources=sources)
+        except StorageError as exc:  # one face less to cluster, never a dead camera
+            log.warning("camera %s: unknown face not stored: %s", self.owner.id, exc)
+            return
+        self.owner.unknown_faces_recorded += len(vectors)
+
+    def state(self, worker: Any) -> None:
+        self.context.bus.publish("camera", self.owner.describe())
+
+    def frame(self, worker: Any) -> None:
+        pass  # in this process the owner keeps its own latest frame and counters
 
 
 class _TolerantSightings:
@@ -220,7 +307,12 @@ class _TolerantSightings:
 
 
 class CameraWorker:
-    def __init__(self, settings: CameraSettings, context: DaemonContext) -> None:
+    """One camera in a thread (``start``/``stop``); in a child process, ``run`` is the whole
+    life of the process (workers.py). ``output``: where its records go (DatabaseOutput)."""
+
+    kind = "thread"
+
+    def __init__(self, settings: CameraSettings, context: DaemonContext, output: CameraOutput | None = None) -> None:
         self.settings = settings
         self.id = settings.id
         self.context = context
@@ -228,7 +320,7 @@ class CameraWorker:
         self.watchlist_settings = context.settings.watchlists.get(settings.watchlist or "", WatchlistSettings())
         self.state = "stopped"
         self.error: str | None = None
-        self.frames = self.alerts = self.failures = self.runs = 0
+        self.frames = self.alerts = self.failures = self.runs = self.unknown_faces_recorded = 0
         self.retry_in: float | None = None
         self.last_frame_at: str | None = None
         self.source: VideoSource | None = None
@@ -237,7 +329,9 @@ class CameraWorker:
         self._stop = threading.Event()
         self._latest: tuple[int, np.ndarray, list] | None = None
         self._smoother = None
-        self.unknown_faces = UnknownFaces(context.gallery, self.id)
+        self.output = output if output is not None else DatabaseOutput(context, self)
+        self.pushed_frames: Any = None  # a push camera's frame queue when another process fills it
+        self.unknown_faces = UnknownFaces(self.output, self.id)
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -248,10 +342,13 @@ class CameraWorker:
         self._thread = threading.Thread(target=self._run, name=f"facelens-camera-{self.id}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def request_stop(self) -> None:
         self._stop.set()
         if isinstance(self.source, PushSource):
             self.source.close()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -269,6 +366,10 @@ class CameraWorker:
         return source.push(rgb)
 
     # -- the worker loop ----------------------------------------------------------------------
+    def run(self) -> None:
+        """The worker loop in the calling thread, until stopped or finished."""
+        self._run()
+
     def _run(self) -> None:
         wait = self.settings.backoff_s
         while not self._stop.is_set():
@@ -297,7 +398,7 @@ class CameraWorker:
 
     def _open(self) -> VideoSource:
         if self.settings.is_push:
-            return PushSource(self.id, self.settings.location, self.settings.push_queue)
+            return PushSource(self.id, self.settings.location, self.settings.push_queue, self.pushed_frames)
         options: dict[str, Any] = {"reconnect": 2, "backoff": self.settings.backoff_s}
         if self.settings.max_width:
             options["max_width"] = self.settings.max_width
@@ -312,7 +413,8 @@ class CameraWorker:
                              report_unknown=self.watchlist_settings.report_unknown,
                              record_unknowns=self.watchlist_settings.record_unknowns,
                              cooldown=self.watchlist_settings.cooldown_s)
-        return CameraWatcher(source, watchlist, alerts, config, linker=self.context.linker, on_frame=self._on_frame)
+        return CameraWatcher(source, watchlist, alerts, config, linker=_LinkThrough(self.output),  # type: ignore[arg-type]
+                             on_frame=self._on_frame)
 
     def _back_off(self, error: str, wait: float) -> float:
         self.error, self.failures, self.retry_in = error, self.failures + 1, wait
@@ -328,7 +430,7 @@ class CameraWorker:
         self.state = state
         if state == "running":
             self.error = None
-        self.context.bus.publish("camera", self.describe())
+        self.output.state(self)
 
     # -- per frame ----------------------------------------------------------------------------
     def _on_frame(self, frame: Frame, faces: list) -> None:
@@ -338,6 +440,7 @@ class CameraWorker:
         self._latest = (self.frames, frame.image, faces)
         if self.settings.happiness and any(f.detector != "flow" for f in faces):
             self._observe_expressions(frame, faces)
+        self.output.frame(self)
 
     def _observe_expressions(self, frame: Frame, faces: list) -> None:
         from ..analytics import ObservationFeed
@@ -345,7 +448,7 @@ class CameraWorker:
         from ..attributes.temporal import TrackSmoother
 
         detected = [f for f in faces if f.detector != "flow" and "track_id" in f.attributes]
-        if not detected or self.context.observations is None:
+        if not detected or not self.output.keeps_observations:
             return
         if self._smoother is None:
             start = self.source.started_at.astimezone(timezone.utc).replace(tzinfo=None)
@@ -359,10 +462,7 @@ class CameraWorker:
             with_emotion.append(face.with_attributes(emotion={"probs": dict(zip(labels, smoothed.tolist()))}))
         observations = feed.update(with_emotion, frame.timestamp)
         if observations:
-            try:
-                self.context.observations.add(observations)
-            except StorageError as exc:
-                log.warning("camera %s: expression observations not stored: %s", self.id, exc)
+            self.output.observations(observations)
 
     def track_embedding(self, track_id: int) -> np.ndarray | None:
         """The averaged embedding of a live track (what matched), for review feedback."""
@@ -378,12 +478,17 @@ class CameraWorker:
         return self._latest
 
     def describe(self) -> dict[str, Any]:
+        """The camera as /health and GET /cameras show it (every worker kind)."""
         return {"id": self.id, "location": self.settings.location, "state": self.state,
                 "source": "push" if self.settings.is_push else hide_credentials(self.settings.source),
                 "watchlist": self.settings.watchlist, "frames": self.frames, "alerts": self.alerts,
                 "failures": self.failures, "error": _without_credentials(self.error), "retry_in_s": self.retry_in,
                 "last_frame_at": self.last_frame_at, "happiness": self.settings.happiness,
-                "unknown_faces_recorded": self.unknown_faces.recorded}
+                "unknown_faces_recorded": self.unknown_faces_recorded, "worker": self.kind, "pid": self.pid}
+
+    @property
+    def pid(self) -> int | None:
+        return os.getpid() if self.alive else None
 
 
 def _without_credentials(text: str | None) -> str | None:
@@ -396,14 +501,24 @@ class CameraDaemon:
         self.context = context
         if context.linker is None:
             context.linker = Linker(_TolerantSightings(context.sightings))
-        self.workers = {c.id: CameraWorker(c, context) for c in context.settings.cameras}
+        self.kind = context.settings.server.camera_workers
+        self.workers = {c.id: self._worker(c) for c in context.settings.cameras}
+
+    def _worker(self, camera: CameraSettings) -> Any:
+        if self.kind == "threads":
+            return CameraWorker(camera, self.context)
+        from .workers import ProcessCameraWorker, RayCameraWorker
+
+        if self.kind == "ray" and not camera.is_push:  # frames pushed here are decoded here
+            return RayCameraWorker(camera, self.context)
+        return ProcessCameraWorker(camera, self.context)
 
     def start_configured(self) -> None:
         for worker in self.workers.values():
             if worker.settings.autostart:
                 worker.start()
 
-    def worker(self, camera_id: str) -> CameraWorker:
+    def worker(self, camera_id: str) -> Any:
         try:
             return self.workers[camera_id]
         except KeyError:
@@ -414,8 +529,6 @@ class CameraDaemon:
 
     def close(self, timeout: float = 15.0) -> None:
         for worker in self.workers.values():
-            worker._stop.set()
-            if isinstance(worker.source, PushSource):
-                worker.source.close()
+            worker.request_stop()  # all at once: cameras wind down in parallel
         for worker in self.workers.values():
             worker.stop(timeout)

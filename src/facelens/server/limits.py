@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import math
 import threading
@@ -129,7 +130,9 @@ class WorkPool:
             raise ApiError(503, "overloaded", f"server busy: {self.in_flight} requests in progress; retry shortly",
                            {"Retry-After": "1"})
         self.in_flight += 1  # changed on the event loop thread only
-        job = functools.partial(function, *args, **kwargs)
+        # run in the request's context (contextvars): the audit actor the route set
+        # (gallery.audit.acting_as) reaches the thread that writes the entries
+        job = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
         future = asyncio.get_running_loop().run_in_executor(self._executor, job)
         future.add_done_callback(self._release)
         try:

@@ -13,7 +13,8 @@ from .trainer import evaluate_model, load_run_model
 
 def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict:
     """Accuracy, per-class P/R/F1 and confusion matrix of the run's kept model on ``data``
-    (a folder of class folders or a FER2013 CSV, scored on every Usage part). Without ``data``
+    (a folder of class folders — a FER2013 test folder is also scored per PublicTest /
+    PrivateTest part — or a FER2013 CSV, scored on every Usage part). Without ``data``
     the run's own stored evaluation is returned. Writes confusion_eval_<part>.png in the run."""
     run_dir = Path(run_dir)
     if data is None:
@@ -26,7 +27,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict:
     if data.suffix.lower() == ".csv":
         parts = load_fer_csv(data)
     else:
-        parts = {data.name: load_folder(data, spec.size, spec.channels, classes=payload["classes"])}
+        whole = load_folder(data, spec.size, spec.channels, classes=payload["classes"])
+        parts = {data.name: whole, **_usage_parts(whole)}
     out = {}
     for name, images in parts.items():
         if list(images.classes) != list(payload["classes"]):
@@ -35,3 +37,13 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict:
         report.plot_confusion(metrics, run_dir / f"confusion_eval_{name}.png")
         out[name] = metrics
     return out
+
+
+def _usage_parts(data) -> dict:
+    """FER2013's PublicTest / PrivateTest parts of a folder whose files are named by Usage, else {}."""
+    from .pipeline import fer_usage_parts
+
+    try:
+        return fer_usage_parts(data)
+    except BadInputError:  # not a FER2013 test folder: only the whole folder is scored
+        return {}

@@ -105,10 +105,12 @@ def spec_json(task: str, spec: InputSpec, labels: list[str], onnx_path: Path, ru
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, opset: int = 17, name: str | None = None,
-               note: str = "") -> dict:
-    """Export ``run_dir``'s kept model into ``out_dir``; returns what was written and measured."""
+               note: str = "", tta: str | None = None) -> dict:
+    """Export ``run_dir``'s kept model into ``out_dir``; returns what was written and measured.
+    ``tta`` ("flip", "ten_crop", "none") overrides the run's test-time augmentation; it is part
+    of the exported graph either way."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    model, spec, payload = load_run_model(run_dir)
+    model, spec, payload = load_run_model(run_dir, tta)
     name = name or out_dir.name
     onnx_path = to_onnx(model, spec, out_dir / f"{name}.onnx", opset)
     rng = np.random.default_rng(0)
@@ -119,7 +121,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, opset: int = 17, name: 
     (out_dir / "spec.json").write_text(json.dumps(spec_doc, indent=2) + "\n", encoding="utf-8")
     latency = onnx_ms(onnx_path, spec)
     info = {"onnx": str(onnx_path), "sha256": spec_doc["sha256"], "size_bytes": spec_doc["size_bytes"],
-            "max_abs_diff_vs_torch": diff, "onnx_cpu_ms_1thread": latency, "opset": opset}
+            "max_abs_diff_vs_torch": diff, "onnx_cpu_ms_1thread": latency, "opset": opset,
+            "tta": payload.get("tta", "none")}
     _write_readme(out_dir, name, run_dir, payload, spec_doc, info, note)
     return info
 
@@ -140,12 +143,16 @@ def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_d
              f"{spec_doc['input']['size'][1]} {spec_doc['input']['channels']}, "
              "(pixel × scale − mean) / std, see `spec.json`",
              f"- output: logits over {spec_doc['labels']} (apply softmax)",
+             f"- test-time augmentation inside the graph: {info['tta']}"
+             + (" (the per-split numbers below are the run's own evaluation, without it)"
+                if info["tta"] != cfg.get("tta", "none") else ""),
              f"- parameters: {summary.get('params', '?'):,}" if summary else "- parameters: ?",
              f"- data: `{cfg.get('data', '?')}`; split: {summary.get('split', '?')}",
              f"- training: {summary.get('epochs_done', '?')} epochs, batch {cfg.get('batch_size', '?')}, "
              f"seed {cfg.get('seed', '?')}, one thread; {summary.get('train_seconds', 0) / 60:.1f} min wall time "
              "on 2 CPU cores shared with other jobs (kept epoch "
-             f"{summary.get('selected_epoch', '?')}, best validation accuracy)",
+             f"{summary.get('selected_epoch', '?')}, best validation "
+             f"{cfg.get('select', 'accuracy').replace('_', ' ')})",
              f"- command: `{cfg.get('command', '?')}`",
              f"- speed: {info['onnx_cpu_ms_1thread']} ms CPU time per face (onnxruntime, 1 thread, batch 1, "
              "model call only, this machine)",

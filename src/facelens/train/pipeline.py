@@ -36,6 +36,9 @@ def load_task_data(cfg: TrainConfig, cache_dir: Path | None = None) -> tuple[Ima
         if (data / "train").is_dir() and (data / "test").is_dir():
             train = load_folder(data / "train", cfg.size, cfg.channels)
             test = load_folder(data / "test", cfg.size, cfg.channels, classes=train.classes)
+            if cfg.validation:  # the FER2013 Usage parts, told apart by the file names
+                return train, fer_usage_parts(test), ("official train / test folders, test told apart into "
+                                                      "PublicTest / PrivateTest by file name")
             return train, {"test": test}, "official train / test folders"
         return _split_pool(load_folder(data, cfg.size, cfg.channels), cfg)
     if cfg.task == "gender_eyes":
@@ -48,6 +51,38 @@ def load_task_data(cfg: TrainConfig, cache_dir: Path | None = None) -> tuple[Ima
             pool = load_folder(data, cfg.size, cfg.channels, classes=("female", "male"))
         return _split_pool(pool, cfg)
     raise BadInputError(f"unknown task {cfg.task!r}; use emotion or gender_eyes")
+
+
+def fer_usage_parts(test: ImageSet) -> dict[str, ImageSet]:
+    """A FER2013 test folder (PublicTest_* and PrivateTest_* files mixed, as in the Kaggle image
+    release) → {'public-test', 'private-test'}, the names load_fer_csv gives the CSV's parts."""
+    stems = [name.rsplit("/", 1)[-1] for name in test.names]
+    parts = {}
+    for prefix, part in (("PublicTest_", "public-test"), ("PrivateTest_", "private-test")):
+        index = np.flatnonzero([stem.startswith(prefix) for stem in stems])
+        if len(index):
+            parts[part] = test.subset(index)
+    if sum(len(p) for p in parts.values()) != len(test):
+        raise BadInputError("--validation names a FER2013 part, but the test folder's files are not all "
+                            "named PublicTest_* or PrivateTest_*")
+    return parts
+
+
+def train_and_validation(cfg: TrainConfig, pool: ImageSet, tests: dict[str, ImageSet]
+                         ) -> tuple[ImageSet, ImageSet, dict[str, ImageSet], str]:
+    """(train, validation, the test parts left, a note): validation is ``cfg.validation``'s test
+    part (FER2013's PrivateTest), or ``val_fraction`` of the pool held out (by person for eyes)."""
+    if cfg.validation:
+        if cfg.validation not in tests:
+            raise BadInputError(f"--validation {cfg.validation!r}: the data has no such part "
+                                f"(it has {', '.join(tests) or 'none'})")
+        rest = {name: part for name, part in tests.items() if name != cfg.validation}
+        val = tests[cfg.validation]
+        return pool, val, rest, (f"validation: {cfg.validation} ({len(val)} images) for model selection, "
+                                 f"never trained on; reported: {', '.join(rest)}")
+    train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, cfg.seed, pool.groups)
+    return (pool.subset(train_idx), pool.subset(val_idx), tests,
+            f"validation {len(val_idx)} images held out of training for model selection")
 
 
 def _split_pool(pool: ImageSet, cfg: TrainConfig) -> tuple[ImageSet, dict[str, ImageSet], str]:
@@ -85,6 +120,7 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = 
         raise BadInputError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
     if cfg.arch not in ARCHS:  # before minutes of data loading
         raise BadInputError(f"unknown architecture {cfg.arch!r}; known: {', '.join(ARCHS)}")
+    cfg.check()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_json(), indent=2), encoding="utf-8")
     pool, tests, note = load_task_data(cfg, cache_dir)
@@ -92,9 +128,8 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = 
     _log(f"[{run_dir.name}] data: {len(pool)} training-pool images {pool.counts()}; {note}")
     if cfg.folds:
         return _cross_validate(cfg, run_dir, pool, resume, progress)
-    train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, cfg.seed, pool.groups)
-    train, val = pool.subset(train_idx), pool.subset(val_idx)
-    note += f"; validation {len(val)} images held out of training for model selection"
+    train, val, tests, val_note = train_and_validation(cfg, pool, tests)
+    note += f"; {val_note}"
     result = Trainer(cfg, run_dir).fit(train, val, resume=resume, progress=progress, stop_after=stop_after)
     if result["epochs_done"] < cfg.epochs:
         return {"interrupted_after_epoch": result["epochs_done"]}
@@ -107,7 +142,7 @@ def finish_from_checkpoint(run_dir: Path, cache_dir: Path | None = None) -> dict
     import torch
 
     from .architectures import build, count_parameters
-    from .trainer import InputSpec, set_threads
+    from .trainer import InputSpec, deployed_model, save_model, set_threads
 
     run_dir = Path(run_dir)
     stored, checkpoint = run_dir / "config.json", run_dir / "checkpoint.pt"
@@ -117,21 +152,18 @@ def finish_from_checkpoint(run_dir: Path, cache_dir: Path | None = None) -> dict
     threads = set_threads()
     pool, tests, note = load_task_data(cfg, cache_dir)
     pool = _subsample(pool, cfg.max_train, cfg.seed)
-    train_idx, val_idx = stratified_split(pool.labels, cfg.val_fraction, cfg.seed, pool.groups)
-    train = pool.subset(train_idx)
+    train, _, tests, val_note = train_and_validation(cfg, pool, tests)
     spec = InputSpec.fit(train.images, cfg.channels)  # the same statistics the run trained with
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state"]
     model = build(cfg.arch, len(train.classes), train.channels)
     model.load_state_dict(state["best_state"])
-    torch.save({"arch": cfg.arch, "num_classes": len(train.classes), "in_channels": train.channels,
-                "classes": list(train.classes), "task": cfg.task, "input": spec.to_json(),
-                "state_dict": model.state_dict()}, run_dir / "model.pt")
+    save_model(run_dir / "model.pt", cfg, model, train, spec)
     result = {"params": count_parameters(model), "threads": threads, "epochs_done": state["epoch"],
               "selected_epoch": state["best_epoch"], "best_val_acc": state["best_acc"],
               "train_seconds": state["train_seconds"],
-              "train_cpu_seconds": state.get("train_cpu_seconds", 0.0), "model": model, "spec": spec,
-              "history": state["history"]}
-    note += (f"; validation {len(val_idx)} images held out of training for model selection; "
+              "train_cpu_seconds": state.get("train_cpu_seconds", 0.0),
+              "model": deployed_model(model, cfg.crop, cfg.tta), "spec": spec, "history": state["history"]}
+    note += (f"; {val_note}; "
              f"INTERRUPTED: finished from the checkpoint after epoch {state['epoch']} of {cfg.epochs}")
     return finish_run(run_dir, cfg, result, tests, note)
 

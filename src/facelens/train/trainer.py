@@ -28,8 +28,8 @@ from .. import config as facelens_config
 from ..errors import BadInputError, NotFoundError
 from ..models.classifier import InputSpec
 from . import report
-from .architectures import build, count_parameters
-from .augment import NONE, Augment
+from .architectures import FlipAverage, TenCrop, build, count_parameters
+from .augment import DEFAULT_MIX_ALPHA, MIXES, NONE, Augment, mix_batch, random_crop
 from .datasets import ImageSet
 from .metrics import classification_metrics
 from .splits import balanced_indices, class_weights
@@ -53,6 +53,14 @@ class TrainConfig:
     size: tuple[int, int] = (48, 48)
     channels: str = "grey"
     max_train: int = 0  # >0: a fixed-seed subset of the training set (smoke runs, tests)
+    mix: str = "none"  # "none", "mixup" or "cutmix" (augment.mix_batch)
+    mix_alpha: float = 0.0  # Beta(α, α) of the mix; 0: the usual one for the kind (DEFAULT_MIX_ALPHA)
+    schedule: str = "onecycle"  # "onecycle" or "cosine" (linear warm-up, then cosine decay)
+    warmup: float = 0.0  # epochs of linear warm-up for "cosine"
+    crop: int = 0  # >0: train on random crop×crop crops; evaluate on the centre crop (or ten crops)
+    tta: str = "none"  # "none", "flip" or "ten_crop": how the kept model is evaluated and exported
+    validation: str = ""  # "": hold out val_fraction of the training data; else a test part's name
+    select: str = "accuracy"  # the validation score that picks the kept epoch: accuracy or balanced_accuracy
     command: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -67,6 +75,44 @@ class TrainConfig:
         data["size"] = tuple(data.get("size", (48, 48)))
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def check(self) -> None:
+        """BadInputError for a setting the trainer cannot use (before any data is loaded)."""
+        if self.mix not in MIXES:
+            raise BadInputError(f"--mix must be one of {', '.join(MIXES)}, not {self.mix!r}")
+        if self.schedule not in SCHEDULES:
+            raise BadInputError(f"--schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.select not in ("accuracy", "balanced_accuracy"):
+            raise BadInputError(f"--select must be accuracy or balanced_accuracy, not {self.select!r}")
+        if self.tta not in TTAS:
+            raise BadInputError(f"--tta must be one of {', '.join(TTAS)}, not {self.tta!r}")
+        if self.tta == "ten_crop" and not self.crop:
+            raise BadInputError("--tta ten_crop needs --crop (the size of the ten crops, e.g. 40 of 48)")
+        if self.crop and not 0 < self.crop < min(self.size):
+            raise BadInputError(f"--crop {self.crop} must be smaller than the {self.size[0]}×{self.size[1]} input")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise BadInputError(f"--label-smoothing must be in [0, 1), not {self.label_smoothing}")
+        if self.warmup < 0 or self.warmup >= self.epochs:
+            raise BadInputError(f"--warmup {self.warmup} must be at least 0 and less than --epochs {self.epochs}")
+
+    @property
+    def alpha(self) -> float:
+        return self.mix_alpha or DEFAULT_MIX_ALPHA.get(self.mix, 0.0)
+
+
+SCHEDULES = ("onecycle", "cosine")
+TTAS = ("none", "flip", "ten_crop")
+
+
+def deployed_model(model: nn.Module, crop: int, tta: str, ten: bool = True) -> nn.Module:
+    """The model as it is evaluated and exported: a crop-trained net wrapped so it takes the whole
+    face (the centre crop, or the ten crops averaged when ``tta == "ten_crop"`` and ``ten``); with
+    ``tta == "flip"`` (and ``ten``) the image and its mirror image averaged."""
+    if tta == "flip" and ten:
+        model = FlipAverage(model)
+    if not crop:
+        return model
+    return TenCrop(model, crop, 10 if tta == "ten_crop" and ten else 1)
 
 
 def to_tensor(spec: InputSpec, images: np.ndarray) -> torch.Tensor:
@@ -115,7 +161,8 @@ class Trainer:
         spec = InputSpec.fit(train.images, cfg.channels)
         steps_per_epoch = max(1, int(np.ceil(len(train) / cfg.batch_size)))
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        schedule = Schedule(cfg.lr, cfg.epochs * steps_per_epoch)
+        schedule = Schedule(cfg.lr, cfg.epochs * steps_per_epoch, kind=cfg.schedule,
+                            warmup=round(cfg.warmup * steps_per_epoch))
         weight = None
         if cfg.balance == "weights":
             weight = torch.from_numpy(class_weights(train.labels, num_classes))
@@ -156,10 +203,18 @@ class Trainer:
                 lr = schedule.lr((epoch - 1) * steps_per_epoch + step)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                x = to_tensor(spec, augment(train.images[idx], rng))
+                batch = augment(train.images[idx], rng)
+                if cfg.crop:
+                    batch = random_crop(batch, cfg.crop, rng)
+                x = spec.array(batch)
                 y = torch.from_numpy(train.labels[idx])
-                logits = model(x)
-                loss = loss_fn(logits, y)
+                if cfg.mix != "none":
+                    x, partner, lam = mix_batch(x, cfg.mix, cfg.alpha, rng)
+                    logits = model(torch.from_numpy(x))
+                    loss = lam * loss_fn(logits, y) + (1.0 - lam) * loss_fn(logits, y[partner])
+                else:
+                    logits = model(torch.from_numpy(x))
+                    loss = loss_fn(logits, y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -170,7 +225,7 @@ class Trainer:
             bar.close()
             seconds = time.perf_counter() - started
             cpu_seconds = time.process_time() - cpu_started
-            val_logits = predict(model, spec, val.images)
+            val_logits = predict(deployed_model(model, cfg.crop, cfg.tta, ten=False), spec, val.images)
             val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits),
                                                          torch.from_numpy(val.labels)))
             val_metrics = classification_metrics(val.labels, val_logits.argmax(1), val.classes)
@@ -184,8 +239,8 @@ class Trainer:
             state["train_seconds"] += seconds
             state["train_cpu_seconds"] = state.get("train_cpu_seconds", 0.0) + cpu_seconds
             state["epoch"] = epoch
-            if val_metrics["accuracy"] > state["best_acc"]:
-                state["best_acc"] = val_metrics["accuracy"]
+            if val_metrics[cfg.select] > state["best_acc"]:  # best_acc: the score cfg.select names
+                state["best_acc"] = val_metrics[cfg.select]
                 state["best_epoch"] = epoch
                 state["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
             self._write_metrics(state["history"])
@@ -196,13 +251,12 @@ class Trainer:
 
         if state["best_state"] is not None:
             model.load_state_dict(state["best_state"])
-        torch.save({"arch": cfg.arch, "num_classes": num_classes, "in_channels": train.channels,
-                    "classes": list(train.classes), "task": cfg.task, "input": spec.to_json(),
-                    "state_dict": model.state_dict()}, self.run_dir / "model.pt")
+        save_model(self.run_dir / "model.pt", cfg, model, train, spec)
         return {"params": count_parameters(model), "threads": threads, "epochs_done": state["epoch"],
                 "selected_epoch": state["best_epoch"], "best_val_acc": state["best_acc"],
                 "train_seconds": state["train_seconds"],
-                "train_cpu_seconds": state.get("train_cpu_seconds", 0.0), "model": model, "spec": spec,
+                "train_cpu_seconds": state.get("train_cpu_seconds", 0.0),
+                "model": deployed_model(model, cfg.crop, cfg.tta), "spec": spec,
                 "history": state["history"]}
 
     def _write_metrics(self, history: list[dict]) -> None:
@@ -245,15 +299,31 @@ class Trainer:
         return state
 
 
+def save_model(path: Path, cfg: TrainConfig, model: nn.Module, train: ImageSet, spec: InputSpec) -> None:
+    """model.pt: the bare net's weights plus what rebuilds the deployed model (``load_run_model``)."""
+    torch.save({"arch": cfg.arch, "num_classes": len(train.classes), "in_channels": train.channels,
+                "classes": list(train.classes), "task": cfg.task, "input": spec.to_json(),
+                "crop": cfg.crop, "tta": cfg.tta, "state_dict": model.state_dict()}, path)
+
+
 class Schedule:
-    """One-cycle learning rate as a pure function of the global step (so a resumed run gets the
-    same rate at the same step): linear-cosine warm-up to ``max_lr`` over the first 15 %, cosine
-    decay to max_lr / 2.5e5 — the formula of torch's OneCycleLR, without its momentum cycling.
+    """The learning rate as a pure function of the global step (so a resumed run gets the same
+    rate at the same step), of one of two kinds:
+
+    - ``onecycle``: linear-cosine warm-up to ``max_lr`` over the first 15 %, cosine decay to
+      max_lr / 2.5e5 — the formula of torch's OneCycleLR, without its momentum cycling;
+    - ``cosine``: linear warm-up from max_lr / ``warmup`` to ``max_lr`` over ``warmup`` steps, then
+      cosine decay to the same floor (SGDR without restarts, Loshchilov & Hutter 2017; the warm-up
+      of Goyal et al. 2017).
+
     ``replanned`` turns the rest into one cosine decay from the current rate (new --epochs)."""
 
     def __init__(self, max_lr: float, total: int, pct_start: float = 0.15,
-                 restart: tuple[int, float] | None = None) -> None:
+                 restart: tuple[int, float] | None = None, kind: str = "onecycle", warmup: int = 0) -> None:
+        if kind not in SCHEDULES:
+            raise BadInputError(f"schedule must be one of {', '.join(SCHEDULES)}, not {kind!r}")
         self.max_lr, self.total, self.pct_start, self.restart = max_lr, max(1, total), pct_start, restart
+        self.kind, self.warmup = kind, max(0, int(warmup))
         self.initial = max_lr / 25.0
         self.final = self.initial / 1e4
 
@@ -265,6 +335,10 @@ class Schedule:
         if self.restart is not None and step >= self.restart[0]:
             begin, rate = self.restart
             return self._cos(rate, self.final, (step - begin) / max(1, self.total - 1 - begin))
+        if self.kind == "cosine":
+            if step < self.warmup:
+                return self.max_lr * (step + 1) / self.warmup
+            return self._cos(self.max_lr, self.final, (step - self.warmup) / max(1, self.total - 1 - self.warmup))
         end_warm = max(1.0, self.pct_start * self.total - 1)
         if step <= end_warm:
             return self._cos(self.initial, self.max_lr, step / end_warm)
@@ -273,16 +347,18 @@ class Schedule:
     def replanned(self, step: int, total: int) -> "Schedule":
         if total <= step:
             raise BadInputError(f"--epochs must be more than the {step} steps already trained")
-        return Schedule(self.max_lr, total, self.pct_start, (step, self.lr(step)))
+        return Schedule(self.max_lr, total, self.pct_start, (step, self.lr(step)), self.kind, self.warmup)
 
     def to_json(self) -> dict:
         return {"max_lr": self.max_lr, "total": self.total, "pct_start": self.pct_start,
-                "restart": list(self.restart) if self.restart else None}
+                "restart": list(self.restart) if self.restart else None, "kind": self.kind,
+                "warmup": self.warmup}
 
     @classmethod
     def from_json(cls, data: dict) -> "Schedule":
         restart = tuple(data["restart"]) if data.get("restart") else None
-        return cls(data["max_lr"], data["total"], data["pct_start"], restart)
+        return cls(data["max_lr"], data["total"], data["pct_start"], restart,
+                   data.get("kind", "onecycle"), data.get("warmup", 0))
 
 
 class _Bar:
@@ -316,20 +392,36 @@ def evaluate_model(model: nn.Module, spec: InputSpec, data: ImageSet) -> dict:
 def finish_run(run_dir: Path, cfg: TrainConfig, result: dict, tests: dict[str, ImageSet],
                split_note: str) -> dict:
     """Evaluate the kept model on every test split; write PNGs, summary.json and report.md."""
-    evaluations = {}
+    evaluations, single_view = {}, {}
+    model = result["model"]
     for name, data in tests.items():
-        metrics = evaluate_model(result["model"], result["spec"], data)
+        metrics = evaluate_model(model, result["spec"], data)
         evaluations[name] = metrics
         report.plot_confusion(metrics, run_dir / f"confusion_{name}.png",
                               f"{cfg.arch} on {name}: accuracy {metrics['accuracy']:.2%}")
+        single = _single_view(model)
+        if single is not None:  # what the test-time augmentation adds, on record
+            centre = evaluate_model(single, result["spec"], data)
+            single_view[name] = {k: centre[k] for k in ("n", "accuracy", "balanced_accuracy", "macro_f1")}
     report.plot_curves(result["history"], run_dir / "curves.png")
     summary = {k: v for k, v in result.items() if k not in ("model", "spec", "history")}
     summary["split"] = split_note
     summary["evaluations"] = evaluations
+    if single_view:
+        summary["single_view_evaluations"] = single_view
     summary["inference_ms"] = inference_ms(result["model"], result["spec"])
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     report.write_report(run_dir, cfg.to_json(), summary, evaluations)
     return summary
+
+
+def _single_view(model: nn.Module) -> nn.Module | None:
+    """The one-view model inside a test-time-augmentation wrapper (None: no wrapper)."""
+    if isinstance(model, TenCrop) and model.crops == 10:
+        return TenCrop(model.model, model.crop, 1)
+    if isinstance(model, FlipAverage):
+        return model.model
+    return None
 
 
 def inference_ms(model: nn.Module, spec: InputSpec, repeats: int = 30) -> float:
@@ -345,12 +437,20 @@ def inference_ms(model: nn.Module, spec: InputSpec, repeats: int = 30) -> float:
     return round(float(np.median(times[5:] or times)) * 1000, 3)
 
 
-def load_run_model(run_dir: Path) -> tuple[nn.Module, InputSpec, dict]:
+def load_run_model(run_dir: Path, tta: str | None = None) -> tuple[nn.Module, InputSpec, dict]:
+    """The run's kept model as deployed (``tta`` overrides the run's own, e.g. "flip" when
+    exporting a model trained with flips), its input spec and the model.pt payload."""
     path = Path(run_dir) / "model.pt"
     if not path.is_file():
         raise NotFoundError(f"{path}: no trained model in this run folder (has the run finished?)")
     payload = torch.load(path, map_location="cpu", weights_only=False)
     model = build(payload["arch"], payload["num_classes"], payload["in_channels"])
     model.load_state_dict(payload["state_dict"])
+    if tta is not None and tta not in TTAS:
+        raise BadInputError(f"--tta must be one of {', '.join(TTAS)}, not {tta!r}")
+    payload["tta"] = tta or payload.get("tta", "none")
+    if payload["tta"] == "ten_crop" and not payload.get("crop"):
+        raise BadInputError("--tta ten_crop needs a run trained with --crop")
+    model = deployed_model(model, payload.get("crop", 0), payload["tta"])
     model.eval()
     return model, InputSpec.from_json(payload["input"]), payload

@@ -45,15 +45,34 @@ class Detection:
 def detect(image: ImageLike, *, detector: str = DEFAULT_DETECTOR, channels: Channels = "bgr",
            draw: Optional[Path] = None, label: Optional[str] = None, **detector_options: Any) -> Detection:
     """Faces with box, keypoints, score and quality; ``draw``: also write an annotated copy there.
-    Detector options given as None (an unset CLI option or form field) keep the model default."""
+    Detector options given as None (an unset CLI option or form field) keep the model default.
+    ``tile_size``: a tile side in pixels (also search overlapping tiles), 0 (none) or "auto"
+    (tiles only where faces may be small: detection.tiling.detect_auto)."""
+    from ..detection.tiling import AUTO, tile_size_option
+
     options = {k: v for k, v in detector_options.items() if v is not None}
+    if "tile_size" in options:
+        options["tile_size"] = tile_size_option(options["tile_size"])
     rgb = load_image(image, channels)
-    faces = detect_rgb(rgb, detector, **options)
+    tile_size = options.get("tile_size")
+    if isinstance(tile_size, str) and tile_size == AUTO:
+        faces = _detect_auto(rgb, detector, options)
+    else:
+        faces = detect_rgb(rgb, detector, **options)
     if draw is not None:
         from ..draw import draw_faces, save_rgb
 
         save_rgb(draw, draw_faces(rgb, faces))
     return Detection(image_label(image, label), rgb.shape[1], rgb.shape[0], faces)
+
+
+def _detect_auto(rgb: np.ndarray, detector: str, options: dict[str, Any]) -> list[Face]:
+    """detect_rgb with the photo tiling rule; each face aligned and rated as detect_rgb does."""
+    from ..alignment import align_face
+    from ..detection.tiling import detect_auto
+
+    others = {k: v for k, v in options.items() if k != "tile_size"}
+    return [align_face(rgb, face, keep_crop=False) for face in detect_auto(rgb, detector, **others)]
 
 
 @dataclass(frozen=True)

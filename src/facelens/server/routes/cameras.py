@@ -10,10 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from ...errors import ConflictError
-from ..auth import DEVICE, OPERATE, VIEW, allow
+from ..auth import DEVICE, OPERATE, VIEW, ApiKey, allow, caller
 from ..errors import ApiError
 from ..state import ServerState
-from .common import image_bytes, server
+from .common import image_bytes, record, server
 
 router = APIRouter(tags=["cameras"])
 BOUNDARY = "facelens-frame"
@@ -30,16 +30,18 @@ def get_camera(camera_id: str, state: ServerState = Depends(server)) -> dict[str
 
 
 @router.post("/cameras/{camera_id}/start", **allow(OPERATE), summary="Start a camera (no-op when running)")
-def start_camera(camera_id: str, state: ServerState = Depends(server)) -> dict[str, Any]:
+def start_camera(camera_id: str, state: ServerState = Depends(server), key: ApiKey = Depends(caller)) -> dict[str, Any]:
     worker = state.daemon.worker(camera_id)
     worker.start()
+    record(state, key, "camera.start", None, camera=camera_id)
     return worker.describe()
 
 
 @router.post("/cameras/{camera_id}/stop", **allow(OPERATE), summary="Stop a camera")
-def stop_camera(camera_id: str, state: ServerState = Depends(server)) -> dict[str, Any]:
+def stop_camera(camera_id: str, state: ServerState = Depends(server), key: ApiKey = Depends(caller)) -> dict[str, Any]:
     worker = state.daemon.worker(camera_id)
     worker.stop()
+    record(state, key, "camera.stop", None, camera=camera_id)
     return worker.describe()
 
 

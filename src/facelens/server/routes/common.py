@@ -1,4 +1,9 @@
-"""What every route module needs: the server state, the caller, uploads, audit lines."""
+"""What every route module needs: the server state, the caller, uploads, audit entries.
+
+Audit: ``server`` (every route's first dependency) makes the request's API key the audit actor
+(``gallery.audit.acting_as``), so every entry the library writes for the request — enrol,
+delete, export, review, key.create … — names the key in its own transaction. ``record`` is only
+for a mutation the library does not audit itself (starting a camera): one entry of its own."""
 
 from __future__ import annotations
 
@@ -9,13 +14,18 @@ from fastapi import Request, UploadFile
 from fastapi.responses import Response
 
 from ...errors import BadInputError, FacelensError
+from ...gallery.audit import set_actor
 from ..errors import ApiError
 from ..state import ServerState
 
 IMAGE_TYPES = ("image/", "application/octet-stream")
 
 
-def server(request: Request) -> ServerState:
+async def server(request: Request) -> ServerState:
+    """The server state; also sets the request's audit actor. Async on purpose: it runs in the
+    request's own task, whose context the endpoint (thread pool, WorkPool) then inherits."""
+    key = getattr(request.state, "api_key", None)
+    set_actor({"key": key.name, "role": key.role} if key is not None else None)
     return request.app.state.server
 
 
@@ -71,5 +81,6 @@ def jpeg_response(image: bytes, max_side: int | None = None) -> Response:
 
 
 def record(state: ServerState, key: Any, event: str, subject: str | None, **details: Any) -> None:
-    """The audit line of a mutating API call: which key did it (the library's own entry says what)."""
-    state.gallery.audit.append(f"api.{event}", subject, {"key": key.name, "role": key.role, **details})
+    """The audit entry of a mutating call that has no library entry (one transaction of its own),
+    with the key's name and role as ``actor`` like every entry written for a request."""
+    state.gallery.audit.append(event, subject, {**details, "actor": {"key": key.name, "role": key.role}})

@@ -2,8 +2,10 @@
 recognises is promoted to a new person.
 
 Cameras record them when their watchlist says ``record_unknowns = true`` (daemon.UnknownFaces);
-``facelens identify --record-unknown`` records them too. Clustering and promotion are the
-library's (``usecases.gallery.cluster_unknowns``, ``gallery.cluster.promote``).
+``facelens identify --record-unknown`` records them too. Clustering is the library's
+(``usecases.gallery.cluster_unknowns``), promotion too (``gallery.cluster.promote``); the server
+adds what only it keeps: an unknown face pictured by its alert's snapshot keeps that picture as
+its template's face image, so the new person has a photo on the dashboard.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ...errors import ConflictError, NotFoundError
 from ..auth import OPERATE, VIEW, ApiKey, allow, caller
 from ..state import ServerState
-from .common import jpeg_response, record, server
+from .common import jpeg_response, server
 
 router = APIRouter(tags=["unknowns"])
 Method = Literal["dbscan", "agglomerative", "kmeans"]
@@ -61,10 +63,7 @@ async def clusters(method: Method = "dbscan", distance: float | None = Query(Non
 @router.get("/unknowns/{unknown_id}/image.jpg", **allow(VIEW), response_class=Response,
             summary="An unknown face's picture (the snapshot of the camera's unknown alert)")
 def picture(unknown_id: int, state: ServerState = Depends(server)) -> Response:
-    source = state.gallery.unknown_sources([unknown_id]).get(unknown_id)
-    if source is None or not source.startswith(ALERT_SOURCE):
-        raise NotFoundError(f"no picture is kept for unknown face {unknown_id}")
-    jpeg = state.alerts.snapshot(source[len(ALERT_SOURCE):])
+    jpeg = _pictures(state, [unknown_id]).get(unknown_id)
     if jpeg is None:
         raise NotFoundError(f"no picture is kept for unknown face {unknown_id}")
     return jpeg_response(jpeg)
@@ -75,7 +74,9 @@ def picture(unknown_id: int, state: ServerState = Depends(server)) -> Response:
 async def promote(body: Promotion, state: ServerState = Depends(server),
                   key: ApiKey = Depends(caller)) -> dict[str, Any]:
     """The faces become the person's templates and leave the unknowns; audited with the key's
-    name. 409 when the name is taken; 404 when a face (or the cluster) no longer exists."""
+    name. A face pictured by its alert's snapshot keeps the picture as its face image (unless the
+    server's keep_face_images is off). 409 when the name is taken; 404 when a face (or the
+    cluster) no longer exists."""
     return await state.pool.run(_promote, state, key, body)
 
 
@@ -96,6 +97,18 @@ def _clusters(state: ServerState, options: Clustering) -> dict[str, Any]:
     return {"clusters": out, "model": state.settings.server.model, **options.model_dump()}
 
 
+def _pictures(state: ServerState, unknown_ids: list[int]) -> dict[int, bytes]:
+    """The picture (JPEG of the face with a margin: its unknown alert's snapshot) of each of
+    these unknown faces that has one."""
+    found = {}
+    for unknown_id, source in state.gallery.unknown_sources(unknown_ids).items():
+        if source and source.startswith(ALERT_SOURCE):
+            jpeg = state.alerts.snapshot(source[len(ALERT_SOURCE):])
+            if jpeg:
+                found[unknown_id] = jpeg
+    return found
+
+
 def _promote(state: ServerState, key: ApiKey, body: Promotion) -> dict[str, Any]:
     from ...gallery.cluster import promote as promote_faces
 
@@ -107,6 +120,8 @@ def _promote(state: ServerState, key: ApiKey, body: Promotion) -> dict[str, Any]
         if body.cluster >= len(found):
             raise NotFoundError(f"no cluster {body.cluster} (found {len(found)}; cluster again?)")
         ids = found[body.cluster].unknown_ids
-    result = promote_faces(state.gallery, ids, body.name, state.settings.server.model, metadata=body.metadata)
-    record(state, key, "unknowns.promote", body.name, unknown_faces=len(ids), cluster=body.cluster)
+    pictures = _pictures(state, ids) if state.settings.server.keep_face_images else {}
+    # audited by the gallery (enrol, cluster.promote) with the key as actor (routes/common.py)
+    result = promote_faces(state.gallery, ids, body.name, state.settings.server.model,
+                           metadata=body.metadata, images=pictures)
     return {**result, "unknown_ids": ids}
