@@ -15,9 +15,10 @@ from facelens.access.continuity import (
     gradual_step,
     planarity_residual,
 )
-from facelens.access.liveness_active import MIN_BLINK_FPS, TURN_DEGREES, draw_challenge
+from facelens.access.liveness_active import MIN_BLINK_FPS, TURN_DEGREES, CameraTooSlowError, draw_challenge
 from facelens.errors import NotFoundError
 from facelens.pipeline import detect_rgb
+from facelens.video.sources import Frame
 
 # A printed open-eyes photo, swapped for a closed-eyes one for 133 ms and back, at 30 fps (below
 # liveness_active.MIN_BLINK_FPS the blink challenge is refused outright)
@@ -90,7 +91,15 @@ def test_blink_below_25_fps_is_not_drawn_and_refused_with_the_reason(door):
     the same real blink at 30 fps is granted."""
     assert all("blink" not in draw_challenge(fps=15.0) for _ in range(40))
     assert any("blink" in draw_challenge(fps=30.0) for _ in range(40))
-    assert draw_challenge(("blink",), fps=15.0) == ("blink",)  # the only choice: the tracker refuses it
+    with pytest.raises(CameraTooSlowError):  # never a shorter challenge than the door asks for
+        draw_challenge(("blink",), fps=15.0)
+    two_steps = make_policy(liveness="both", challenges=("blink", "turn_left"), sequence_length=2)
+    refused = check(presenter(405, 435), "presenter", two_steps, gallery=door, fps=15)
+    assert not refused.granted and refused.frames == 0 and "camera too slow" in refused.reasons[0]
+    # Frame records carry their own timestamps: their rate counts, not check()'s fps argument
+    records = [Frame(i, i / 15, rgb, "cam") for i, rgb in enumerate(presenter(405, 435))]
+    refused = check(records, "presenter", two_steps, gallery=door, fps=30)
+    assert not refused.granted and "camera too slow" in refused.reasons[0] and "15 frames/s" in refused.reasons[0]
     slow = check(presenter(405, 435), "presenter", make_policy(liveness="both"), gallery=door, challenge="blink", fps=15)
     assert not slow.granted and f"needs ≥ {MIN_BLINK_FPS:g}" in slow.reasons[0] and "15 frames/s" in slow.reasons[0]
     fast = check(presenter(404, 436, 1), "presenter", make_policy(liveness="both"), gallery=door, challenge="blink", fps=30)

@@ -11,6 +11,7 @@ from access_support import ORL_CLOSED
 from facelens.access.liveness_active import (
     BLINK_DROP,
     CHALLENGES,
+    CameraTooSlowError,
     ChallengeTracker,
     Observation,
     draw_challenge,
@@ -33,6 +34,31 @@ def test_parse_and_draw():
     drawn = draw_challenge(CHALLENGES, 2, random.Random(1))
     assert len(drawn) == 2 and len(set(drawn)) == 2 and set(drawn) <= set(CHALLENGES)
     assert len({draw_challenge() for _ in range(40)}) > 1  # not always the same challenge
+
+
+def test_a_slow_camera_never_shortens_the_challenge():
+    """Below MIN_BLINK_FPS blink leaves the pool; a door asking for more steps than are left is
+    refused with the reason, not given a shorter challenge."""
+    rng = random.Random(3)
+    assert all(len(draw_challenge(("blink", "turn_left", "turn_right"), 2, rng, fps=15)) == 2 for _ in range(20))
+    assert {draw_challenge(("blink", "turn_left"), 1, rng, fps=15) for _ in range(20)} == {("turn_left",)}
+    with pytest.raises(CameraTooSlowError, match="camera too slow.*use turn challenges or a ≥ 25 fps camera"):
+        draw_challenge(("blink", "turn_left"), 2, rng, fps=15)
+    assert sorted(draw_challenge(("blink", "turn_left"), 2, rng, fps=30)) == ["blink", "turn_left"]
+
+
+def test_capture_rate_is_the_median_gap():
+    """One jittered timestamp among 15-fps frames does not make the camera look ≥ 25 fps, and
+    one frame without a face (a double gap) does not make a 30-fps camera look too slow."""
+    jittered = ChallengeTracker(("blink",))
+    for t in (0.0, 0.03, 2 / 15, 3 / 15, 4 / 15):  # the shortest gap alone (30 ms) says 33 fps
+        jittered.update(Observation(t, 0.3, 0.0, 0.6))
+    assert jittered.capture_fps() == pytest.approx(15.0)
+    assert jittered.state == "failed" and "15 frames/s" in jittered.reason
+    dropped = ChallengeTracker(("blink",))
+    for frame in (0, 1, 3, 4, 5):  # frame 2 had no face
+        dropped.update(Observation(frame / 30, 0.3, 0.0, 0.6))
+    assert dropped.capture_fps() == pytest.approx(30.0) and dropped.state == "pending"
 
 
 def test_blink_needs_closing_and_reopening():

@@ -109,3 +109,50 @@ def test_an_older_float32_index_file_is_switched_to_the_float16_store(tmp_path, 
         assert gallery.identify(vectors[7], threshold=0.5)[0].identity == "p3"
     header = index_mod.read_header(tmp_path / "g.db.index" / "mobilefacenet.idx")
     assert header["params"]["store"] == "f16"
+
+
+def test_search_settings_of_this_open_win_over_those_saved_in_the_index_file(tmp_path, rng):
+    """The beam, re-rank depth and search threads need no rebuild: an index file saved with an
+    older default (or another caller's settings) searches with today's, so an upgrade's new
+    default reaches existing galleries."""
+    vectors = rng.normal(size=(40, 192)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    db = tmp_path / "g.db"
+    with Gallery(db, index="hnsw", hnsw={"expansion_search": 64, "rerank": 8}) as gallery:
+        for i in range(20):
+            gallery.enrol(f"p{i}", embeddings=vectors[2 * i:2 * i + 2])
+        assert gallery.index_for("mobilefacenet").expansion_search == 64
+    assert index_mod.read_header(tmp_path / "g.db.index" / "mobilefacenet.idx")["params"]["expansion_search"] == 64
+    with Gallery(db, index="hnsw") as gallery:
+        index = gallery.index_for("mobilefacenet")
+        assert len(index) == 40  # loaded from the file, not rebuilt
+        assert index.expansion_search == index_mod.HNSW_DEFAULTS["expansion_search"]
+        assert index.rerank == index_mod.HNSW_DEFAULTS["rerank"]
+        assert gallery.identify(vectors[7], threshold=0.5)[0].identity == "p3"
+
+
+def test_a_stale_copy_of_the_index_never_overwrites_the_file(tmp_path, rng):
+    """A process whose unsaved copy of the index predates another process's change (an erasure)
+    must not write that copy back when it closes: the file would hold the erased template again."""
+    vectors = rng.normal(size=(42, 192)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    db = tmp_path / "g.db"
+    index_file = tmp_path / "g.db.index" / "mobilefacenet.idx"
+    with Gallery(db, index="hnsw") as gallery:
+        for i in range(20):
+            gallery.enrol(f"p{i}", embeddings=vectors[2 * i:2 * i + 2])
+        assert len(gallery.index_for("mobilefacenet")) == 40 and index_file.exists()  # built and saved
+    stale = Gallery(db, index="hnsw")
+    try:
+        assert len(stale.index_for("mobilefacenet")) == 40
+        stale.enrol("late", embeddings=vectors[40:42])  # added in memory; the file is written at close
+        with Gallery(db, index="hnsw") as other:
+            other.erase(["p3"], "erase", "test: a request to be forgotten")  # written to the file at once
+        after_erasure = index_file.read_bytes()
+    finally:
+        stale.close()
+    assert index_file.read_bytes() == after_erasure  # the stale copy (with p3) was not written back
+    with Gallery(db, index="hnsw") as gallery:
+        assert "p3" not in gallery and "late" in gallery
+        assert len(gallery.index_for("mobilefacenet")) == 40
+        assert gallery.identify(vectors[41], threshold=0.5)[0].identity == "late"

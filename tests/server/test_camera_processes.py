@@ -129,7 +129,8 @@ def test_enrolment_reaches_a_running_process_which_survives_kill_9_and_stops_cle
                "the running camera process to recognise the person enrolled meanwhile")
 
     os.kill(first["pid"], signal.SIGKILL)
-    down = wait_until(lambda: (c := _camera(op, "looping"))["failures"] > first["failures"] and c, 20, 0.05,
+    down = wait_until(lambda: (c := _camera(op, "looping"))["failures"] > first["failures"]
+                      and c["state"] in ("backoff", "starting") and c, 20, 0.05,
                       "the dead process to be noticed")
     assert down["state"] in ("backoff", "starting") and "died" in down["error"] and "-9" in down["error"]
     health = httpx.get(f"{proc_server.base}/health")

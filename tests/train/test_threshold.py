@@ -108,3 +108,47 @@ def test_a_malformed_logit_bias_names_the_field(eyes_copies):
     spec_path.write_text(json.dumps(doc))
     with pytest.raises(BadInputError, match="logit_bias"):
         _gender(LFW_FACES / "male" / "Aaron_Eckhart_0001.jpg", folders["to_male"])
+
+
+def test_a_bootstrap_with_one_class_is_a_typed_error():
+    """Every resample of one person (or of one class) holds one class: no interval, a clear error."""
+    labels = np.zeros(10, int)
+    with pytest.raises(BadInputError, match="both classes"):
+        balanced_accuracy_ci(labels, labels, rounds=50)
+    with pytest.raises(BadInputError, match="both classes"):
+        balanced_accuracy_ci(np.r_[1, 1, 1], np.r_[1, 0, 1], np.r_[7, 7, 7], rounds=50)  # one person
+
+
+def _run_folder(path: Path, **config) -> Path:
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps({"task": "gender_eyes", "arch": "inception_small",
+                                                  "data": "lfw", **config}))
+    return path
+
+
+def test_the_split_comes_from_the_model_s_own_run(eyes_copies, tmp_path):
+    """The threshold's validation split is rebuilt from the config of the run the model was
+    exported from (spec.json ``source``), never from flags; another run's folder is refused."""
+    pytest.importorskip("torch")
+    from facelens.errors import NotFoundError
+    from facelens.train.threshold import calibrate_model, run_config
+
+    doc, folders = eyes_copies
+    model = folders["as_shipped"]
+    run_name = doc["source"]["version"]
+    own = _run_folder(tmp_path / run_name, seed=3, split="70/30", val_fraction=0.2, max_train=50)
+    cfg = run_config(model, own)
+    assert (cfg.seed, cfg.split, cfg.val_fraction, cfg.max_train) == (3, "70/30", 0.2, 50)
+    other = _run_folder(tmp_path / "eyes-inception-16ep-cos", seed=0, split="80/20")
+    with pytest.raises(BadInputError, match=f"exported from run '{run_name}'"):
+        calibrate_model(model, run=other)
+    spec_path = model / "spec.json"
+    moved = json.loads(spec_path.read_text())
+    moved["source"]["path"] = str(tmp_path / "gone" / run_name)  # the run folder is not here
+    spec_path.write_text(json.dumps(moved))
+    with pytest.raises(NotFoundError, match="pass --run"):
+        calibrate_model(model)
+    (tmp_path / "elsewhere").mkdir()
+    emotion = _run_folder(tmp_path / "elsewhere" / run_name, task="emotion")
+    with pytest.raises(BadInputError, match="emotion run"):
+        run_config(model, emotion)

@@ -33,7 +33,7 @@ from ..errors import BadInputError, NotFoundError, SourceError
 from ..gallery.store import utcnow
 from . import policy as policy_mod
 from .continuity import TrackContinuity
-from .liveness_active import ChallengeTracker, draw_challenge, observe, parse_challenge
+from .liveness_active import CameraTooSlowError, ChallengeTracker, draw_challenge, observe, parse_challenge
 from .policy import Policy
 
 SAME_FACE = 0.34  # ≈ LFW FAR 1e-2 point; frames of one live session score ≥ 0.74 to an earlier frame
@@ -140,9 +140,13 @@ def check(
         policy = policy_mod.get_policy(gallery, door, missing_ok=door == policy_mod.DEFAULT_DOOR)
     policy = policy.resolved()
     now = now or utcnow()
-    steps = (parse_challenge(challenge) if challenge
-             else draw_challenge(policy.challenges, policy.sequence_length, rng, fps=_known_fps(frames, fps)))
-    tracker = ChallengeTracker(steps, policy.challenge_timeout_s) if policy.requires_active else None
+    steps, too_slow = parse_challenge(challenge) if challenge else (), None
+    if policy.requires_active and not steps:
+        try:
+            steps = draw_challenge(policy.challenges, policy.sequence_length, rng, fps=_known_fps(frames, fps))
+        except CameraTooSlowError as exc:  # the camera, not the person: refused, not counted as a failure
+            too_slow = str(exc)
+    tracker = ChallengeTracker(steps, policy.challenge_timeout_s) if policy.requires_active and steps else None
     shown = tracker.name if tracker else "none"
     reasons: list[str] = []
     templates = None
@@ -154,6 +158,8 @@ def check(
 
     if not policy.open_at(now):
         return refuse(f"door {policy.door!r} is closed at {now:%H:%M} UTC (allowed {', '.join(policy.allowed_hours)})")
+    if too_slow:
+        return refuse(too_slow)
     if claim is not None:
         from .templates import identity_templates
 
@@ -249,12 +255,23 @@ def check(
 
 
 def _known_fps(frames: Any, fps: float) -> float | None:
-    """The capture rate before the first frame: a source's own rate, or ``fps`` for a list of
-    arrays (their timestamps are index / fps); None when a source does not say (the challenge
-    tracker then measures it from the frames' timestamps)."""
+    """The capture rate before the first frame is read, decided by what the items are: a
+    source's own rate; for a list of ``Frame`` records (they carry their timestamps), the median
+    gap between those; for a list of arrays ``fps`` (their timestamps are index / ``fps``). None
+    when that cannot be told without reading a frame (an iterator: the challenge must be shown
+    first; the tracker then measures the rate from the frames' timestamps)."""
     if hasattr(frames, "fps"):
         return float(frames.fps) if frames.fps else None
-    return float(fps) if isinstance(frames, (list, tuple)) else None
+    if not isinstance(frames, (list, tuple)):
+        return None
+    stamped = [hasattr(item, "image") for item in frames]  # as _frames tells them apart
+    if not any(stamped):
+        return float(fps)
+    if not all(stamped):
+        return None  # a mixed list: leave it to the tracker
+    times = [float(item.timestamp) for item in frames]
+    gaps = [b - a for a, b in zip(times, times[1:]) if b > a]
+    return 1.0 / float(np.median(gaps)) if gaps else None
 
 
 def _replace(decision: Decision, **changes) -> Decision:

@@ -25,7 +25,8 @@ refusal says so. A turn must also move the mesh as a 3-D face, not as a plane un
 homography (``continuity.planarity_residual`` ≥ ``MIN_TURN_RESIDUAL``). A blink needs ≥
 ``MIN_BLINK_FPS`` (25) frames per second to be seen reliably: at 15 fps one real blink in three
 falls between frames and looks like a jump, so below that rate blink is not drawn, and refused
-with the reason when it is asked for (docs/access.md).
+with the reason when it is asked for, or when without it the door has too few challenges left
+for its sequence length (docs/access.md).
 
 Limits: the blink cue comes from single eye crops, so a squint or a glance down can count as a
 closing; a replayed *video* of the person doing the asked action has real intermediate frames and
@@ -58,6 +59,10 @@ BLINK_REOPEN = 0.9  # then back above 0.9 × baseline
 # exactly what a swap of an open- and a closed-eyes photo shows, so below this capture rate the
 # blink challenge is not offered, and refused with this reason when it is asked for.
 MIN_BLINK_FPS = 25.0
+# The capture rate is judged on this many frames: the median of their 4 gaps is moved neither by
+# one jittered timestamp nor by one frame without a face (a double gap); no blink can be counted
+# before it (3 baseline frames, then ≥ 2 lids on the way, the closed minimum and a reopening).
+RATE_FRAMES = 5
 # least measurement noise assumed per cue (absolute: yaw in degrees, mouth width / eye distance;
 # eye opening: a share of the open level) — the spread of the rest frames counts when larger
 NOISE_FLOOR = {"eye_opening": 0.02, "mouth_width": 0.005, "yaw": 1.0}
@@ -99,16 +104,28 @@ def parse_challenge(text: str) -> tuple[str, ...]:
     return steps
 
 
+class CameraTooSlowError(BadInputError):
+    """The capture rate rules out blink and the door's other challenges are too few for its
+    sequence length: the attempt is refused (never a shorter challenge than the door asks for)."""
+
+
 def draw_challenge(choices: Sequence[str] = CHALLENGES, length: int = 1,
                    rng: random.Random | None = None, fps: float | None = None) -> tuple[str, ...]:
-    """A random challenge (distinct steps); unpredictable by default (``secrets``). ``fps``: the
-    capture rate when known; below ``MIN_BLINK_FPS`` blink is left out (unless it is the only
-    choice: the tracker then refuses it with the reason)."""
+    """``length`` distinct random steps from ``choices``; unpredictable by default (``secrets``).
+    ``fps``: the capture rate when known; below ``MIN_BLINK_FPS`` blink is left out, and when
+    the other choices are fewer than ``length`` this raises ``CameraTooSlowError``."""
     rng = rng or secrets.SystemRandom()
     pool = list(dict.fromkeys(choices))
-    if fps is not None and fps < MIN_BLINK_FPS and len(pool) > 1:
+    if fps is not None and fps < MIN_BLINK_FPS and "blink" in pool:
         pool = [c for c in pool if c != "blink"]
-    return tuple(rng.sample(pool, min(length, len(pool))))
+        if len(pool) < length:
+            raise CameraTooSlowError(
+                f"camera too slow for this door's challenges: {fps:.0f} frames/s, and a blink needs ≥ "
+                f"{MIN_BLINK_FPS:g}; without blink the door's challenges ({', '.join(choices)}) leave "
+                f"{len(pool)} of the {length} steps it asks for: use turn challenges or a ≥ {MIN_BLINK_FPS:g} fps camera")
+    if len(pool) < length:
+        raise BadInputError(f"a {length}-step challenge needs {length} distinct challenges, got {len(pool)}")
+    return tuple(rng.sample(pool, length))
 
 
 @dataclass
@@ -174,15 +191,16 @@ class ChallengeTracker:
         return self.state
 
     def capture_fps(self) -> float | None:
-        """Frames per second from the shortest interval between observations so far (a frame
-        without a face leaves a longer gap, not a slower camera); None before two of them."""
+        """Frames per second from the median interval between the observations so far (one
+        jittered timestamp cannot make a slow camera look fast; a frame without a face, a
+        longer gap, cannot make it look slow); None before two of them."""
         gaps = [b.t - a.t for a, b in zip(self._history, self._history[1:]) if b.t > a.t]
-        return 1.0 / min(gaps) if gaps else None
+        return 1.0 / float(np.median(gaps)) if gaps else None
 
     def _blink_too_slow(self) -> bool:
         """A pending blink step at a capture rate below ``MIN_BLINK_FPS`` fails at once, with a
-        reason the person and the operator can act on (measured over the baseline frames)."""
-        if len(self._history) != BASELINE_FRAMES or "blink" not in self.steps[len(self.done):]:
+        reason the person and the operator can act on (measured over the first ``RATE_FRAMES``)."""
+        if len(self._history) != RATE_FRAMES or "blink" not in self.steps[len(self.done):]:
             return False
         rate = self.capture_fps()
         if rate is None or rate >= MIN_BLINK_FPS:
@@ -244,7 +262,8 @@ class ChallengeTracker:
             return False  # the eyes never closed far enough: not a blink
         if continuity.gradual_blink(open_values, episode, floor=NOISE_FLOOR["eye_opening"]):
             return True
-        self._note("blink: the eyes went from open to closed and back with no frame in between (a photo swap?)")
+        self._note(f"blink: fewer than {continuity.MIN_WAY_FRAMES} frames showed the lids on their way between open "
+                   "and closed in one dip (a photo swap?)")
         return False
 
     def _turn_is_3d(self, obs: Observation, base: dict[str, float], step: str) -> bool:

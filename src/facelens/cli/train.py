@@ -185,20 +185,20 @@ def register(app: typer.Typer) -> None:
     @group.command("threshold")
     def threshold(
         model_dir: Path = typer.Argument(..., help="an exported two-class gender-eyes model folder"),
-        data: Path = typer.Option(..., "--data", help="the LFW folder the model's run trained on"),
+        run: Path = typer.Option(None, "--run", help="the model's training run folder (default: the one "
+                                 "spec.json records); its config.json gives seed, split and validation"),
+        data: Path = typer.Option(None, "--data", help="the run's LFW folder, if it has moved since the run"),
         cache: Path = typer.Option(None, "--cache", help="eye-crop cache folder (.npz)"),
-        split: str = typer.Option("80/20", "--split", help="the run's test split by person"),
-        seed: int = typer.Option(0, "--seed", help="the run's seed"),
-        val_fraction: float = typer.Option(0.1, "--val-fraction", help="the run's validation fraction"),
         positive: str = typer.Option("female", "--positive", help="the class whose logit gets the bias"),
         write: bool = typer.Option(False, "--write", help="store the bias in the folder's spec.json"),
     ) -> None:
         """Choose the decision threshold on the run's validation split (equal error), score the
-        test split with it (balanced accuracy with a by-person 95 % interval)."""
+        test split with it (balanced accuracy with a by-person 95 % interval). The split is
+        rebuilt from the run's own config.json, never from flags."""
         _require_torch()
         from ..train.threshold import calibrate_model
 
-        _emit(calibrate_model(model_dir, data, split, seed, val_fraction, cache, positive, write))
+        _emit(calibrate_model(model_dir, data, run, cache, positive, write))
 
     @group.command("archs")
     def archs() -> None:

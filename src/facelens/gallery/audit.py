@@ -33,7 +33,7 @@ A gallery whose log never had an entry gets its first seal on that open.
 
 Who did it: a caller that acts for someone (the server, for an API key) wraps its work in
 ``acting_as({"key": name, "role": role})``; every entry written meanwhile, in whatever
-transaction, carries that as ``details["actor"]`` — one entry per change, with its author.
+transaction, carries that as ``details["actor"]``: the library's own entries name their author.
 
 Lookups by name after erasure: ``entries(subject=name)`` also returns the pseudonymised entries
 of an erased ``name`` — but only while nobody of that name is enrolled, so a person enrolled
@@ -84,10 +84,6 @@ def acting_as(actor: dict[str, Any] | None) -> Iterator[None]:
 def set_actor(actor: dict[str, Any] | None) -> None:
     """``acting_as`` for the rest of the current context (a request's task: it ends with it)."""
     _ACTOR.set(dict(actor) if actor else None)
-
-
-def current_actor() -> dict[str, Any] | None:
-    return _ACTOR.get()
 
 
 def canonical(details: dict[str, Any]) -> str:

@@ -23,6 +23,9 @@ from .repository import GalleryRepository, IndexChange
 REBUILD_STREAM_FROM = 2000  # missing templates beyond this are streamed, not fetched by huge IN (...) lists
 
 
+SEARCH_SETTINGS = ("expansion_search", "rerank", "search_threads")  # HNSWIndex attributes
+
+
 @dataclass
 class _Cached:
     index: Any
@@ -149,9 +152,14 @@ class IndexCache:
         found, names, header = loaded
         if header.get("gallery_id") != self.repository.gallery_id or header.get("model") != model:
             return None
-        store = self.hnsw.get("store", index_mod.HNSW_DEFAULTS["store"])
-        if found.kind == "hnsw" and found.table.convert(store):  # e.g. a float32 table from an older file
-            self._dirty.add(model)
+        if found.kind == "hnsw":
+            store = self.hnsw.get("store", index_mod.HNSW_DEFAULTS["store"])
+            if found.table.convert(store):  # e.g. a float32 table from an older file
+                self._dirty.add(model)
+            # search-time settings need no rebuild: this gallery's (or today's defaults) win over
+            # those saved in the file, so an upgrade's new default beam reaches existing files
+            for name in SEARCH_SETTINGS:
+                setattr(found, name, self.hnsw.get(name, index_mod.HNSW_DEFAULTS[name]))
         return _Cached(found, names, int(header.get("generation", -1)))
 
     def _kind_ok(self, found: Any, count: int) -> bool:
@@ -164,6 +172,11 @@ class IndexCache:
     def _save(self, model: str) -> None:
         cached = self._indexes.get(model)
         if cached is None:
+            return
+        if cached.generation != self.repository.generation(model):
+            # another process changed the database since this copy was current: writing it would
+            # put back what that change removed (an erased person's template) until a reload
+            self._dirty.discard(model)
             return
         header = {"gallery_id": self.repository.gallery_id, "model": model, "generation": cached.generation}
         try:

@@ -85,8 +85,10 @@ class ServerState:
             for hook in settings.webhooks:
                 bus.add(_webhook(hook))
             _apply_doors(gallery, settings)
+            from ..analytics import ObservationStore
+
             # kept open: the cameras write to it, and /happiness reads it on every request
-            observations = _observations_on(gallery)
+            observations = ObservationStore(server.db)
             alerts, sightings, negatives = AlertStore(gallery), SightingStore(gallery), NegativeTemplates(gallery)
             daemon = CameraDaemon(DaemonContext(settings, gallery, alerts, sightings, negatives, bus, observations))
             return cls(settings=settings, gallery=gallery, keys=KeyStore(gallery, server.key_cache_s),
@@ -102,25 +104,11 @@ class ServerState:
         try:
             self.daemon.close()
             self.pool.close()
-            self.bus.close()  # the observations share the gallery's Store: closed with it
+            self.bus.close()
+            if self.observations is not None:
+                self.observations.close()
         finally:
             self.gallery.close()
-
-
-def _observations_on(gallery: SharedGallery) -> Any:
-    """An analytics.ObservationStore on the gallery's own Store (same engine and connections).
-
-    Not a second ``Store(db)``: opening one reads the SQLite file's header through a new file
-    descriptor, and closing a descriptor drops every POSIX lock this process holds on the file —
-    the SQLite connections already open keep working but no longer hold their shared lock. Another
-    process (a camera process, the CLI) that closes its last connection then believes it is the
-    only user, checkpoints and deletes the WAL under us: "disk I/O error", "database disk image is
-    malformed" (seen here with camera processes before this was one Store)."""
-    from ..analytics import ObservationStore
-
-    observations = object.__new__(ObservationStore)  # its __init__ would open that second Store
-    observations.store = gallery._gallery.repository.store
-    return observations
 
 
 def _mqtt(settings: Settings) -> Any:

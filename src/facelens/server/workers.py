@@ -63,7 +63,7 @@ class PipeOutput(CameraOutput):
 
     def __init__(self, send: Callable[[tuple], Any]) -> None:
         self._send = send
-        self._lock = threading.Lock()  # the watcher thread and the stop watcher both send
+        self._lock = threading.Lock()  # one message at a time on the pipe, whichever thread sends
         self._preview_at = 0.0
 
     def _put(self, message: tuple) -> None:
@@ -161,7 +161,10 @@ class _Lifeline:
 
 def _process_main(camera: CameraSettings, settings: Settings, db: str | None, connection: Any, lifeline: Any,
                   pushed_frames: Any) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops us
+    # Ctrl-C and systemd's SIGTERM reach the whole group: the server stops us itself (stop pipe,
+    # then a kill after the grace), so the tracks still open are finished and their records sent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s %(levelname)s camera {camera.id}: %(message)s")
     try:
         camera_main(camera, settings, db, connection.send, _Lifeline(lifeline), pushed_frames)
@@ -266,6 +269,8 @@ class ProcessCameraWorker(CameraWorker):
             frames.put_nowait(rgb)
         except queue.Full:
             return False
+        except (ValueError, OSError):  # the child is stopping: its queue closed before the state moved
+            raise ConflictError(f"camera {self.id!r} is not running (start it first)") from None
         return True
 
     # -- the collector ------------------------------------------------------------------------

@@ -7,9 +7,12 @@ that class's recall equals the other's (the equal-error point of the ROC); the t
 scored once with the bias. The bias is written into the model's spec.json as ``logit_bias``
 (``facelens.attributes.eyes`` applies it), so inference decides exactly as measured here.
 
-``calibrate_model`` does this for an exported model folder on the split a gender-eyes training
-run made (same data, split, seed and validation fraction: ``pipeline.load_task_data`` and
-``pipeline.train_and_validation``), so the validation and test images are the run's own.
+``calibrate_model`` does this for an exported model folder on the split its gender-eyes training
+run made: the run's own config.json (seed, split, validation fraction or part, max_train) from the
+run folder spec.json records (``source.path``, or ``run=`` when that folder has moved), rebuilt by
+``pipeline.load_task_data`` and ``pipeline.train_and_validation``, so the validation and test
+images are the run's own. A run folder that is not the model's (``source.version`` names the run
+it was exported from) is refused.
 """
 
 from __future__ import annotations
@@ -41,10 +44,9 @@ def equal_error_bias(labels: np.ndarray, logits: np.ndarray, positive: int = 0) 
     score = margin(np.asarray(logits, np.float64), positive)
     fpr, tpr, thresholds = roc_curve(labels == positive, score)
     gap = tpr - (1.0 - fpr)  # rises from < 0 to > 0 along the curve
+    # gap[0] = −1 (threshold +inf: nothing called positive) and gap[-1] = +1, so 1 ≤ k
     k = int(np.argmax(gap >= 0))
-    if k == 0:
-        return float(-thresholds[1])
-    # thresholds[0] is +inf (no positives): interpolate only between finite neighbours
+    # thresholds[0] is +inf: interpolate only between finite neighbours
     lo, hi = thresholds[k - 1], thresholds[k]
     if not np.isfinite(lo):
         return float(-hi)
@@ -78,6 +80,9 @@ def balanced_accuracy_ci(labels: np.ndarray, predictions: np.ndarray, groups: np
         if len(np.unique(y)) < 2:
             continue
         scores.append(np.mean([np.mean(p[y == c] == c) for c in np.unique(y)]))
+    if not scores:
+        raise BadInputError("a balanced-accuracy interval needs both classes: every bootstrap resample "
+                            f"held one class ({len(units)} {'people' if groups is not None else 'images'})")
     tail = (1.0 - level) / 2.0 * 100
     low, high = np.percentile(scores, [tail, 100 - tail])
     return float(low), float(high)
@@ -110,22 +115,44 @@ def _scores(labels, logits, bias, positive, classes, groups) -> dict:
             "recall": {c: round(r["recall"], 4) for c, r in metrics["per_class"].items()}}
 
 
-def calibrate_model(model_dir: str | Path, data: str | Path, split: str = "80/20", seed: int = 0,
-                    val_fraction: float = 0.1, cache_dir: Path | None = None, positive: str = "female",
-                    write: bool = False) -> dict:
-    """Choose ``model_dir``'s logit bias for ``positive`` on the validation split of a
-    gender-eyes run over ``data`` (LFW), score the test split with and without it (balanced
-    accuracy with a by-person bootstrap 95 % interval, plain accuracy, per-class recall) and,
-    with ``write``, store it in the folder's spec.json as ``logit_bias``."""
-    from .datasets import EYE_SIZE
-    from .pipeline import load_task_data, train_and_validation
+def run_config(model_dir: Path, run: str | Path | None = None):
+    """The ``TrainConfig`` of the run ``model_dir`` was exported from: config.json in ``run`` or,
+    without it, in the run folder spec.json records. NotFoundError when there is none,
+    BadInputError when the folder is another run's or not a gender-eyes run."""
     from .trainer import TrainConfig
+
+    source = json.loads((model_dir / "spec.json").read_text(encoding="utf-8")).get("source") or {}
+    run_dir = Path(run) if run is not None else Path(source.get("path") or "-")
+    config = run_dir / "config.json"
+    if not config.is_file():
+        raise NotFoundError(f"{config}: no run config; pass --run with the folder `facelens train` wrote for this "
+                            f"model (spec.json names run {source.get('version', '?')!r})")
+    if source.get("version") and source["version"] != run_dir.name:
+        raise BadInputError(f"{run_dir} is run {run_dir.name!r}; {model_dir} was exported from run "
+                            f"{source['version']!r}: its validation and test split would not be the model's")
+    cfg = TrainConfig.from_json(json.loads(config.read_text(encoding="utf-8")))
+    if cfg.task != "gender_eyes":
+        raise BadInputError(f"{run_dir}: a {cfg.task} run; a threshold is chosen for a gender-eyes run")
+    return cfg
+
+
+def calibrate_model(model_dir: str | Path, data: str | Path | None = None, run: str | Path | None = None,
+                    cache_dir: Path | None = None, positive: str = "female", write: bool = False) -> dict:
+    """Choose ``model_dir``'s logit bias for ``positive`` on the validation split of its
+    gender-eyes run (``run_config``: the run's seed, split and validation settings; ``data``
+    only when the run's data folder has moved), score the test split with and without it
+    (balanced accuracy with a by-person bootstrap 95 % interval, plain accuracy, per-class
+    recall) and, with ``write``, store it in the folder's spec.json as ``logit_bias``."""
+    import dataclasses
+
+    from .pipeline import load_task_data, train_and_validation
 
     model_dir = Path(model_dir)
     if not (model_dir / "spec.json").is_file():
         raise NotFoundError(f"{model_dir}: no spec.json (give an exported model folder)")
-    cfg = TrainConfig(task="gender_eyes", arch="-", data=str(data), split=split, seed=seed,
-                      val_fraction=val_fraction, size=EYE_SIZE, channels="rgb")
+    cfg = run_config(model_dir, run)
+    if data is not None:
+        cfg = dataclasses.replace(cfg, data=str(data))
     pool, tests, note = load_task_data(cfg, cache_dir)
     _, val, tests, val_note = train_and_validation(cfg, pool, tests)
     test = tests["test"]
@@ -136,7 +163,9 @@ def calibrate_model(model_dir: str | Path, data: str | Path, split: str = "80/20
     val_logits, test_logits = onnx_logits(model_dir, val.images), onnx_logits(model_dir, test.images)
     bias = equal_error_bias(val.labels, val_logits, k)
     result = {
-        "model": str(model_dir), "data": str(data), "split": f"{note}; {val_note}",
+        "model": str(model_dir), "data": cfg.data, "split": f"{note}; {val_note}",
+        "run": {"seed": cfg.seed, "split": cfg.split, "val_fraction": cfg.val_fraction,
+                "validation": cfg.validation, "max_train": cfg.max_train},
         "logit_bias": {positive: round(bias, 4)},
         "threshold": {f"p_{positive}": round(float(1.0 / (1.0 + np.exp(bias))), 4)},
         "validation": {"argmax": _scores(val.labels, val_logits, 0.0, k, classes, val.groups),
