@@ -75,3 +75,21 @@ def test_eval_swap_on_the_bundled_orl_subjects(tmp_path, capsys):
     assert run_cli(["eval", "swap", "--orl", str(tmp_path / "missing")]) == 2
     assert run_cli(["eval", "swap", "--orl", str(ACCESS_DATA / "hamilton")]) == 2  # no ORL subject: no pairs
     capsys.readouterr()
+
+
+def test_a_door_with_blink_or_smile_is_warned_about_and_moved_to_turns(tmp_path, capsys):
+    """Doors stored before head turns became the default keep blink/smile: shown with a warning
+    naming the command that moves them to turns; after it, no warning."""
+    db = str(tmp_path / "doors.db")
+    assert run_cli(["gallery", "enrol", "lin", str(ACCESS_DATA / "enrol" / "lin-manuel-miranda.jpg"), "--db", db]) == 0
+    capsys.readouterr()
+    assert run_cli(["access", "policy", "set", "--door", "old", "--challenges", "blink,smile,turn_left",
+                    "--db", db, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["challenges"] == ["blink", "smile", "turn_left"]  # stdout stays JSON
+    assert "door 'old' accepts blink and smile" in captured.err and "--challenges turn_left,turn_right" in captured.err
+    assert run_cli(["access", "policy", "set", "--door", "old", "--challenges", "turn_left,turn_right",
+                    "--sequence", "1", "--db", db]) == 0
+    assert run_cli(["access", "policy", "show", "--door", "old", "--db", db]) == 0
+    captured = capsys.readouterr()
+    assert '"turn_right"' in captured.out and "warning" not in captured.err

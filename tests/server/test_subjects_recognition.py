@@ -89,6 +89,10 @@ def test_identify_verify_detect_embed_analyze(operator, viewer):
     assert same["verified"] is True and other["verified"] is False and same["similarity"] > other["similarity"]
     detected = viewer.post("/api/v1/detect", files={"image": image("bbt4.jpg")}).json()
     assert len(detected["faces"]) == 6 and detected["width"] > 0
+    tiled = viewer.post("/api/v1/detect", data={"tile_size": "auto"}, files={"image": image("bbt4.jpg")}).json()
+    assert len(tiled["faces"]) == 6  # the library's auto rule, as `facelens detect --tile-size auto`
+    bad_tiles = viewer.post("/api/v1/detect", data={"tile_size": "big"}, files={"image": image("bbt4.jpg")})
+    assert bad_tiles.status_code == 400 and "tile_size" in bad_tiles.json()["error"]
     embedded = viewer.post("/api/v1/embed", files={"image": image("obama2.jpg")}).json()
     assert len(embedded["faces"][0]["embedding"]) == 192
     analyzed = viewer.post("/api/v1/analyze", data={"actions": "emotion,age"},

@@ -65,6 +65,9 @@ def _parse_hours(text: str) -> tuple[time, time]:
     return time(h1, m1), (time(23, 59, 59) if h2 == 24 else time(h2, m2))
 
 
+PHOTO_PASSABLE = ("blink", "smile")  # beaten by cross-faded photo slideshows (docs/access.md)
+
+
 @dataclass(frozen=True)
 class Policy:
     """What one door requires. ``threshold`` None = resolve from the calibration at ``far``."""
@@ -87,6 +90,12 @@ class Policy:
     lockout_s: float = 300.0
     adaptation: bool = False
     keep_images: bool = False  # store a face image with each decision (off: privacy)
+
+    @property
+    def photo_passable_challenges(self) -> tuple[str, ...]:
+        """This door's challenges that a cross-faded photo slideshow passes (see the comment on
+        ``challenges``): kept working, but worth a warning wherever the policy is shown or set."""
+        return tuple(c for c in self.challenges if c in PHOTO_PASSABLE)
 
     def __post_init__(self) -> None:
         if not self.door or len(self.door) > 100:

@@ -101,6 +101,7 @@ def policy_set(
     print(json.dumps(stored.to_dict()) if as_json else f"policy for door {stored.door!r} stored: "
           f"threshold {stored.threshold:.4f} ({stored.threshold_source}), liveness {stored.liveness}, "
           f"lockout after {stored.max_failures} failures for {stored.lockout_s:g} s")
+    _warn_photo_passable([stored])
 
 
 @policy_app.command("show")
@@ -121,6 +122,18 @@ def policy_show(
         print("no policies stored (doors use the default policy)")
     for p in policies:
         print(json.dumps(p.to_dict(), indent=1))
+    _warn_photo_passable(policies)
+
+
+def _warn_photo_passable(policies) -> None:
+    """stderr (stdout stays the policy or its JSON): doors stored with blink or smile — the
+    default before head turns — are passed by a cross-faded photo slideshow."""
+    for policy in policies:
+        weak = policy.photo_passable_challenges
+        if weak:
+            print(f"warning: door {policy.door!r} accepts {' and '.join(weak)}, which a cross-faded photo slideshow "
+                  f"passes (docs/access.md); head turns only: facelens access policy set --door {policy.door} "
+                  f"--challenges turn_left,turn_right --sequence 1", file=sys.stderr)
 
 
 @access_app.command("rollback")

@@ -18,12 +18,14 @@ router = APIRouter(tags=["recognition"])
 
 @router.post("/detect", **allow(VIEW, body="multipart"), summary="Faces in an image")
 async def detect(image: UploadFile = File(...), detector: str | None = Form(None),
+                 tile_size: str | None = Form(None, description="small faces: a tile side in pixels, or 'auto' "
+                                                                 "(tiles only on frames of ≥ 768 px)"),
                  state: ServerState = Depends(server)) -> dict[str, Any]:
     from ...usecases.faces import detect as run
 
     data = await image_bytes(image)
     chosen = detector or state.settings.server.detector
-    return (await state.pool.run(run, data, detector=chosen, label=label(image))).to_dict()
+    return (await state.pool.run(run, data, detector=chosen, label=label(image), tile_size=tile_size)).to_dict()
 
 
 @router.post("/embed", **allow(VIEW, body="multipart"), summary="Embeddings of the faces in an image")
