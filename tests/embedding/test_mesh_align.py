@@ -9,8 +9,9 @@ import pytest
 import facelens
 from facelens.embedding import get_embedder, mesh_align
 from facelens.imageio import load_image
-from facelens.match import thresholds
 from facelens.pipeline import detect_rgb
+
+from embedding_support import assert_fusion_is_weighted_sum
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +53,7 @@ def test_mesh_embedders_differ_from_the_detector_aligned_ones_but_agree_on_ident
 
 
 def test_fused_mesh_is_the_weighted_sum_of_its_parts_with_one_mesh_per_face(data_dir, monkeypatch):
-    fused = get_embedder("fused_faceres_mesh")
-    shipped = thresholds.verification_calibration()["fusion_weights"]["fused_faceres_mesh"]
-    assert fused.weight == shipped and 0 < shipped < 1
-    vectors = {model: [facelens.embed(data_dir / "faces" / n, model=model, face="largest")[0].embedding
-                       for n in ("obama.jpg", "biden.jpg")]
-               for model in ("fused_faceres_mesh", "mobilefacenet_mesh", "faceres_mesh")}
-    cosine = {model: float(a @ b) for model, (a, b) in vectors.items()}
-    expected = fused.weight * cosine["mobilefacenet_mesh"] + (1 - fused.weight) * cosine["faceres_mesh"]
-    assert cosine["fused_faceres_mesh"] == pytest.approx(expected, abs=1e-5)
+    assert_fusion_is_weighted_sum(data_dir, "fused_faceres_mesh", "mobilefacenet_mesh", "faceres_mesh")
     calls = []
     real = mesh_align.mesh_five_points
     monkeypatch.setattr(mesh_align, "mesh_five_points", lambda rgb, face: calls.append(1) or real(rgb, face))

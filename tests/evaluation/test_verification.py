@@ -143,6 +143,17 @@ def test_cache_reembeds_only_images_whose_face_changed(lfw_like, tmp_path):
     assert ev.embed_images(lfw_like, names, ["mobilefacenet"], cache=cache).embedded == {"mobilefacenet": 3}
 
 
+def test_fused_mode_comes_from_its_cached_parts_without_embedding_again(lfw_like, tmp_path):
+    names = ["amy/amy_0001.jpg", "raj/raj_0002.jpg"]
+    cache = tmp_path / "cache.npz"
+    ev.embed_images(lfw_like, names, ["mobilefacenet", "faceres"], cache=cache)
+    derived = ev.embed_images(lfw_like, names, ["fused_faceres"], cache=cache)
+    assert derived.embedded == {}  # both parts were cached: nothing embedded again
+    live = ev.embed_images(lfw_like, names, ["fused_faceres"])  # no cache: the fused embedder itself
+    assert live.embedded == {"fused_faceres": 2}
+    np.testing.assert_allclose(derived.vectors["fused_faceres"], live.vectors["fused_faceres"], atol=1e-5)
+
+
 def test_evaluation_separates_people_and_writes_its_report(lfw_like, tmp_path):
     out = tmp_path / "eval"
     run = ev.evaluate_verification(lfw_like / "pairs.txt", lfw_like, model="mobilefacenet", out=out)

@@ -45,3 +45,9 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def one_facelens_thread(monkeypatch):
+    """FACELENS_THREADS=1 for a test that trains (the trainer sets torch's threads from it)."""
+    monkeypatch.setenv("FACELENS_THREADS", "1")

@@ -4,7 +4,6 @@ PrivateTest as validation, and resuming a run that uses all of them."""
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 
@@ -13,6 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from train_support import csv_rows, small_config  # noqa: E402
+
 from facelens.errors import BadInputError  # noqa: E402
 from facelens.train.architectures import TenCrop, build, count_parameters, ten_crop_boxes  # noqa: E402
 from facelens.train.augment import mix_batch, random_crop  # noqa: E402
@@ -20,21 +21,7 @@ from facelens.train.pipeline import run  # noqa: E402
 from facelens.train.trainer import InputSpec, Schedule, TrainConfig, load_run_model, predict  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    monkeypatch.setenv("FACELENS_THREADS", "1")
-
-
-def _cfg(data, **kw) -> TrainConfig:
-    base = dict(task="emotion", arch="seed002_cnn", data=str(data), epochs=3, batch_size=16,
-                lr=3e-3, val_fraction=0.2, split="80/20", seed=7)
-    base.update(kw)
-    return TrainConfig(**base)
-
-
-def _rows(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+pytestmark = pytest.mark.usefixtures("one_facelens_thread")
 
 
 def _input(fer_set, count=14):
@@ -137,8 +124,8 @@ def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
 
 def test_a_cosine_run_records_the_warm_up_and_decay(tmp_path, fer_small):
     out = tmp_path / "cos"
-    run(_cfg(fer_small, epochs=4, schedule="cosine", warmup=1), out, progress=False)
-    rates = [float(r["lr"]) for r in _rows(out / "metrics.csv")]  # the rate of each epoch's last step
+    run(small_config(fer_small, epochs=4, schedule="cosine", warmup=1), out, progress=False)
+    rates = [float(r["lr"]) for r in csv_rows(out / "metrics.csv")]  # the rate of each epoch's last step
     assert rates[0] == pytest.approx(3e-3)  # warm-up ends with the first epoch
     assert rates[0] > rates[1] > rates[2] > rates[3] and rates[3] < 1e-6
 
@@ -159,10 +146,10 @@ def test_label_smoothing_and_mixup_change_training_as_documented(tmp_path, fer_s
     loss above the smoothed targets' entropy and above plain training's, and makes the model less
     sure; mixup's blended targets keep the training loss above plain training's."""
     common = dict(epochs=6, lr=3e-3, augment=False)
-    plain = run(_cfg(fer_small, **common), tmp_path / "plain", progress=False)
-    smooth = run(_cfg(fer_small, label_smoothing=0.3, **common), tmp_path / "smooth", progress=False)
-    mixup = run(_cfg(fer_small, mix="mixup", mix_alpha=1.0, **common), tmp_path / "mixup", progress=False)
-    last = {name: float(_rows(tmp_path / name / "metrics.csv")[-1]["train_loss"])
+    plain = run(small_config(fer_small, **common), tmp_path / "plain", progress=False)
+    smooth = run(small_config(fer_small, label_smoothing=0.3, **common), tmp_path / "smooth", progress=False)
+    mixup = run(small_config(fer_small, mix="mixup", mix_alpha=1.0, **common), tmp_path / "mixup", progress=False)
+    last = {name: float(csv_rows(tmp_path / name / "metrics.csv")[-1]["train_loss"])
             for name in ("plain", "smooth", "mixup")}
     eps, k = 0.3, 7
     floor = -((1 - eps + eps / k) * np.log(1 - eps + eps / k) + (k - 1) * (eps / k) * np.log(eps / k))
@@ -176,7 +163,7 @@ def test_label_smoothing_and_mixup_change_training_as_documented(tmp_path, fer_s
 
 def test_a_crop_trained_run_is_evaluated_and_exported_with_ten_crops(tmp_path, fer_small):
     out = tmp_path / "tta"
-    summary = run(_cfg(fer_small, arch="fer_vgg", epochs=1, crop=40, tta="ten_crop", mix="cutmix",
+    summary = run(small_config(fer_small, arch="fer_vgg", epochs=1, crop=40, tta="ten_crop", mix="cutmix",
                        schedule="cosine"), out, progress=False)
     assert summary["single_view_evaluations"]["test"]["n"] == summary["evaluations"]["test"]["n"] == 14
     model, spec, payload = load_run_model(out)
@@ -198,7 +185,7 @@ def test_bad_recipe_settings_are_clear_errors(tmp_path, fer_small):
                         (dict(tta="ten_crop"), "needs --crop"), (dict(crop=48), "--crop 48"),
                         (dict(label_smoothing=1.0), "--label-smoothing"), (dict(warmup=5.0), "--warmup")):
         with pytest.raises(BadInputError, match=message):
-            run(_cfg(fer_small, **kw), tmp_path / "bad", progress=False)
+            run(small_config(fer_small, **kw), tmp_path / "bad", progress=False)
 
 
 # ---------------------------------------------------------------- FER2013 parts and resuming
@@ -224,7 +211,7 @@ def fer_with_usage(tmp_path, fer_small):
 
 def test_private_test_is_the_validation_and_public_test_the_report(tmp_path, fer_with_usage):
     out = tmp_path / "fer"
-    summary = run(_cfg(fer_with_usage, epochs=1, split="", validation="private-test"), out, progress=False)
+    summary = run(small_config(fer_with_usage, epochs=1, split="", validation="private-test"), out, progress=False)
     assert list(summary["evaluations"]) == ["public-test"]
     assert "validation: private-test" in summary["split"]
     from facelens.train.evaluate import evaluate_run
@@ -234,7 +221,7 @@ def test_private_test_is_the_validation_and_public_test_the_report(tmp_path, fer
     assert scored["public-test"]["accuracy"] == summary["evaluations"]["public-test"]["accuracy"]
     assert scored["public-test"]["n"] + scored["private-test"]["n"] == scored["test"]["n"]
     with pytest.raises(BadInputError, match="no such part"):
-        run(_cfg(fer_with_usage, epochs=1, split="", validation="val"), tmp_path / "x", progress=False)
+        run(small_config(fer_with_usage, epochs=1, split="", validation="val"), tmp_path / "x", progress=False)
 
 
 def test_resume_of_the_full_recipe_equals_an_uninterrupted_run(tmp_path, fer_small):
@@ -242,10 +229,10 @@ def test_resume_of_the_full_recipe_equals_an_uninterrupted_run(tmp_path, fer_sma
     (crops, mixing, augmentation, dropout) all survive the checkpoint: same weights either way."""
     recipe = dict(arch="fer_vgg", epochs=3, crop=40, tta="ten_crop", mix="mixup", label_smoothing=0.1,
                   schedule="cosine", warmup=1)
-    run(_cfg(fer_small, **recipe), tmp_path / "whole", progress=False)
-    assert run(_cfg(fer_small, **recipe), tmp_path / "cut", progress=False, stop_after=2) == {
+    run(small_config(fer_small, **recipe), tmp_path / "whole", progress=False)
+    assert run(small_config(fer_small, **recipe), tmp_path / "cut", progress=False, stop_after=2) == {
         "interrupted_after_epoch": 2}
-    run(_cfg(fer_small, **recipe), tmp_path / "cut", resume=True, progress=False)
+    run(small_config(fer_small, **recipe), tmp_path / "cut", resume=True, progress=False)
     whole = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)
     cut = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
     for key, value in whole["model"].items():
@@ -260,11 +247,11 @@ def test_the_kept_epoch_can_be_chosen_by_balanced_accuracy(tmp_path, lfw_small):
     summary = run(TrainConfig(task="gender_eyes", arch="inception_small", data=str(lfw_small), epochs=3,
                               batch_size=8, lr=3e-3, val_fraction=0.3, split="70/30", seed=1, size=(40, 80),
                               channels="rgb", select="balanced_accuracy"), out, progress=False)
-    scores = [float(r["val_balanced_acc"]) for r in _rows(out / "metrics.csv")]
+    scores = [float(r["val_balanced_acc"]) for r in csv_rows(out / "metrics.csv")]
     assert summary["selected_epoch"] == 1 + int(np.argmax(scores))
     assert summary["best_val_acc"] == pytest.approx(max(scores), abs=1e-5)
     with pytest.raises(BadInputError, match="--select"):
-        run(_cfg(lfw_small, select="f1"), tmp_path / "bad", progress=False)
+        run(small_config(lfw_small, select="f1"), tmp_path / "bad", progress=False)
 
 
 def test_flip_averaging_exports_inside_the_graph(tmp_path, lfw_small, eye_set):

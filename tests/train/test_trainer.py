@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
@@ -8,35 +7,22 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from train_support import csv_rows, small_config  # noqa: E402
+
 from facelens.errors import BadInputError, NotFoundError  # noqa: E402
 from facelens.train.pipeline import run  # noqa: E402
-from facelens.train.trainer import TrainConfig  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    monkeypatch.setenv("FACELENS_THREADS", "1")
-
-
-def _cfg(data, **kw) -> TrainConfig:
-    base = dict(task="emotion", arch="seed002_cnn", data=str(data), epochs=3, batch_size=16,
-                lr=3e-3, val_fraction=0.2, split="80/20", seed=7)
-    base.update(kw)
-    return TrainConfig(**base)
-
-
-def _rows(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+pytestmark = pytest.mark.usefixtures("one_facelens_thread")
 
 
 def test_run_folder_holds_everything(tmp_path, fer_small):
     out = tmp_path / "run"
-    summary = run(_cfg(fer_small, epochs=2), out, progress=False)
+    summary = run(small_config(fer_small, epochs=2), out, progress=False)
     for name in ("config.json", "checkpoint.pt", "model.pt", "metrics.csv", "summary.json",
                  "report.md", "confusion_test.png", "curves.png"):
         assert (out / name).is_file(), name
-    rows = _rows(out / "metrics.csv")
+    rows = csv_rows(out / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert {"train_loss", "val_loss", "val_acc", "seconds"} <= set(rows[0])
     assert summary["params"] == 363_655 and summary["train_seconds"] > 0
@@ -49,16 +35,16 @@ def test_run_folder_holds_everything(tmp_path, fer_small):
 
 def test_resume_continues_from_the_checkpoint(tmp_path, fer_small):
     whole = tmp_path / "whole"
-    run(_cfg(fer_small), whole, progress=False)
+    run(small_config(fer_small), whole, progress=False)
 
     cut = tmp_path / "cut"
-    assert run(_cfg(fer_small), cut, progress=False, stop_after=1) == {"interrupted_after_epoch": 1}
-    assert len(_rows(cut / "metrics.csv")) == 1
+    assert run(small_config(fer_small), cut, progress=False, stop_after=1) == {"interrupted_after_epoch": 1}
+    assert len(csv_rows(cut / "metrics.csv")) == 1
     state = torch.load(cut / "checkpoint.pt", weights_only=False)["state"]
     assert state["epoch"] == 1
 
-    run(_cfg(fer_small, epochs=99), cut, resume=True, progress=False)  # the stored config wins
-    rows_whole, rows_cut = _rows(whole / "metrics.csv"), _rows(cut / "metrics.csv")
+    run(small_config(fer_small, epochs=99), cut, resume=True, progress=False)  # the stored config wins
+    rows_whole, rows_cut = csv_rows(whole / "metrics.csv"), csv_rows(cut / "metrics.csv")
     assert [r["epoch"] for r in rows_cut] == ["1", "2", "3"]
     for a, b in zip(rows_whole, rows_cut):  # same losses: epoch 2-3 continued, not restarted
         assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), abs=1e-4)
@@ -69,15 +55,15 @@ def test_resume_continues_from_the_checkpoint(tmp_path, fer_small):
 
 def test_resume_needs_a_run_and_a_run_is_not_overwritten(tmp_path, fer_small):
     with pytest.raises(NotFoundError):
-        run(_cfg(fer_small), tmp_path / "nothing", resume=True, progress=False)
+        run(small_config(fer_small), tmp_path / "nothing", resume=True, progress=False)
     out = tmp_path / "run"
-    run(_cfg(fer_small, epochs=1), out, progress=False, stop_after=1)
+    run(small_config(fer_small, epochs=1), out, progress=False, stop_after=1)
     with pytest.raises(BadInputError, match="--resume"):
-        run(_cfg(fer_small, epochs=1), out, progress=False)
+        run(small_config(fer_small, epochs=1), out, progress=False)
 
 
 def test_cross_validation_folds(tmp_path, fer_small):
-    cv = run(_cfg(fer_small, epochs=1, folds=2), tmp_path / "cv", progress=False)
+    cv = run(small_config(fer_small, epochs=1, folds=2), tmp_path / "cv", progress=False)
     assert cv["folds"] == 2 and len(cv["fold_accuracy"]) == 2
     assert (tmp_path / "cv" / "fold2" / "report.md").is_file()
     assert 0.0 <= cv["mean_accuracy"] <= 1.0
@@ -85,14 +71,14 @@ def test_cross_validation_folds(tmp_path, fer_small):
 
 def test_resampling_and_class_weights_run(tmp_path, fer_small):
     for balance in ("weights", "resample"):
-        summary = run(_cfg(fer_small, epochs=1, balance=balance), tmp_path / balance, progress=False)
+        summary = run(small_config(fer_small, epochs=1, balance=balance), tmp_path / balance, progress=False)
         assert summary["epochs_done"] == 1
     with pytest.raises(BadInputError, match="--balance"):
-        run(_cfg(fer_small, epochs=1, balance="magic"), tmp_path / "bad", progress=False)
+        run(small_config(fer_small, epochs=1, balance="magic"), tmp_path / "bad", progress=False)
 
 
 def test_gender_eyes_split_by_person(tmp_path, lfw_small):
-    cfg = _cfg(lfw_small, task="gender_eyes", arch="inception_small", epochs=1, batch_size=4,
+    cfg = small_config(lfw_small, task="gender_eyes", arch="inception_small", epochs=1, batch_size=4,
                size=(40, 80), channels="rgb", split="70/30", val_fraction=0.3)
     summary = run(cfg, tmp_path / "eyes", progress=False, cache_dir=tmp_path)
     assert "by person" in summary["split"]
@@ -102,9 +88,9 @@ def test_gender_eyes_split_by_person(tmp_path, lfw_small):
 
 def test_resume_with_new_epochs_replans_the_schedule(tmp_path, fer_small):
     out = tmp_path / "short"
-    run(_cfg(fer_small, epochs=4), out, progress=False, stop_after=1)
-    summary = run(_cfg(fer_small), out, resume=True, progress=False, epochs=2)
-    rows = _rows(out / "metrics.csv")
+    run(small_config(fer_small, epochs=4), out, progress=False, stop_after=1)
+    summary = run(small_config(fer_small), out, resume=True, progress=False, epochs=2)
+    rows = csv_rows(out / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1", "2"] and summary["epochs_done"] == 2
     assert float(rows[1]["lr"]) < 0.05 * float(rows[0]["lr"])  # annealed to the new end
     assert json.loads((out / "config.json").read_text())["epochs"] == 2
@@ -127,7 +113,7 @@ def test_finish_an_interrupted_run_from_its_checkpoint(tmp_path, fer_small):
     from facelens.train.pipeline import finish_from_checkpoint
 
     out = tmp_path / "cut"
-    run(_cfg(fer_small, epochs=3), out, progress=False, stop_after=1)
+    run(small_config(fer_small, epochs=3), out, progress=False, stop_after=1)
     (out / "model.pt").unlink()
     summary = finish_from_checkpoint(out)
     assert summary["epochs_done"] == 1 and "INTERRUPTED" in summary["split"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import FacelensError
+from ..errors import BadInputError, FacelensError
 from .common import command_line
 
 EMOTION_ARCHS = "seed002_cnn, cnn_bilstm, cnn_bilstm_attn, facelens_cnn, fer_vgg, fer_vgg_wide, fer_resnet"
@@ -29,6 +29,19 @@ def _require_torch() -> None:
 
 def _emit(obj: dict) -> None:
     typer.echo(json.dumps(obj, indent=None, default=str))
+
+
+def _weights(text: str | None, runs: int) -> list[float] | None:
+    """``--weights 0.6,0.4`` → [0.6, 0.4]; BadInputError unless one number per run folder."""
+    if text is None:
+        return None
+    try:
+        weights = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise BadInputError(f"--weights {text!r}: comma-separated numbers, one per run folder") from None
+    if len(weights) != runs:
+        raise BadInputError(f"--weights gives {len(weights)} number(s) for {runs} run folder(s)")
+    return weights
 
 
 def _summary_line(run_dir: Path, summary: dict) -> dict:
@@ -146,15 +159,21 @@ def register(app: typer.Typer) -> None:
 
     @group.command("evaluate")
     def evaluate(
-        run_dir: Path = typer.Argument(..., help="a finished run folder"),
+        run_dirs: list[Path] = typer.Argument(..., help="a finished run folder; several: scored as one "
+                                              "ensemble (their probabilities averaged)"),
         data: Path = typer.Option(None, "--data", help="a folder of class folders or fer2013.csv to score "
                                   "(default: the run's own report)"),
+        weights: str = typer.Option(None, "--weights", help="ensemble weights, one per run, e.g. 0.6,0.4 "
+                                    "(default: equal)"),
+        tta: str = typer.Option(None, "--tta", help="override the runs' test-time augmentation: none, flip "
+                                "or ten_crop"),
     ) -> None:
-        """Score a trained run on a labelled image set (accuracy, per-class P/R/F1, confusion)."""
+        """Score a trained run, or an ensemble of runs, on a labelled image set (accuracy,
+        per-class P/R/F1, confusion)."""
         _require_torch()
         from ..train.evaluate import evaluate_run
 
-        _emit(evaluate_run(run_dir, data))
+        _emit(evaluate_run(run_dirs, data, weights=_weights(weights, len(run_dirs)), tta=tta))
 
     @group.command("finish")
     def finish(
@@ -169,18 +188,25 @@ def register(app: typer.Typer) -> None:
 
     @group.command("export")
     def export(
-        run_dir: Path = typer.Argument(..., help="a finished run folder"),
+        run_dirs: list[Path] = typer.Argument(..., help="a finished run folder; several: exported as one "
+                                              "ensemble graph (their probabilities averaged)"),
         out: Path = typer.Option(..., "--out", help="model folder to write (model.onnx, spec.json, README.md)"),
         opset: int = typer.Option(17, "--opset", min=17),
         note: str = typer.Option("", "--note", help="a paragraph added to the README (e.g. how the run was resumed)"),
         tta: str = typer.Option(None, "--tta", help="override the run's test-time augmentation in the exported "
                                 "graph: none, flip (image + mirror averaged) or ten_crop"),
+        weights: str = typer.Option(None, "--weights", help="ensemble weights, one per run, e.g. 0.6,0.4 "
+                                    "(default: equal)"),
+        data: Path = typer.Option(None, "--data", help="score the exported model on this labelled set and "
+                                  "write the numbers into its README"),
     ) -> None:
-        """Export a run to ONNX, check it against PyTorch in onnxruntime, write spec.json + README."""
+        """Export a run (or an ensemble of runs) to ONNX, check it against PyTorch in onnxruntime,
+        write spec.json + README."""
         _require_torch()
         from ..train.export import export_run
 
-        _emit(export_run(run_dir, out, opset=opset, note=note, tta=tta))
+        _emit(export_run(run_dirs, out, opset=opset, note=note, tta=tta,
+                         weights=_weights(weights, len(run_dirs)), data=data))
 
     @group.command("threshold")
     def threshold(

@@ -31,6 +31,22 @@ FUSIONS: dict[str, tuple[str, str]] = {
 PARTS = FUSIONS["fused"]  # the two embedders of ``fused``, in the order of the fusion weight
 
 
+def fuse_vectors(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
+    """Row-wise √w·first ⊕ √(1−w)·second, unit length: dot products are the weighted cosine."""
+    return l2_normalise(np.hstack([np.sqrt(weight) * first, np.sqrt(1.0 - weight) * second]))
+
+
+def fused_from_parts(name: str, vectors: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Fused mode ``name``'s vectors from its two parts' unit vectors in ``vectors`` (an
+    evaluation cache: N×d per model), with the calibrated weight; None if a part is missing."""
+    from ..match.thresholds import fusion_weight
+
+    first, second = FUSIONS[name]
+    if first not in vectors or second not in vectors:
+        return None
+    return fuse_vectors(vectors[first], vectors[second], fusion_weight(name))
+
+
 class Fused:
     name = "fused"
     dim = 192 + 128
@@ -45,8 +61,7 @@ class Fused:
 
     def embed(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         first, second = (part.embed(rgb, faces) for part in self._parts)
-        fused = np.hstack([np.sqrt(self.weight) * first, np.sqrt(1.0 - self.weight) * second])
-        return l2_normalise(fused)
+        return fuse_vectors(first, second, self.weight)
 
 
 class FusedFaceRes(Fused):
@@ -68,5 +83,4 @@ class FusedFaceResMesh(Fused):
 
         points = [mesh_five_points(rgb, face) for face in faces]
         first, second = (part.embed_points(rgb, points) for part in self._parts)
-        fused = np.hstack([np.sqrt(self.weight) * first, np.sqrt(1.0 - self.weight) * second])
-        return l2_normalise(fused)
+        return fuse_vectors(first, second, self.weight)

@@ -147,6 +147,20 @@ def _central_region_face(rgb: np.ndarray) -> Face:
     return align_face(rgb, face)
 
 
+def _derived_fusions(vectors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Fused modes not in the cache whose two parts are: computed from the parts exactly as the
+    fused embedder combines them (``embedding.fusion``), so no image is embedded again."""
+    from ..embedding.fusion import FUSIONS, fused_from_parts
+
+    derived = {}
+    for name in FUSIONS:
+        if name not in vectors:
+            fused = fused_from_parts(name, vectors)
+            if fused is not None:
+                derived[name] = fused
+    return derived
+
+
 @dataclass
 class _Cache:
     """Embeddings of a list of images per model, with the face each came from (box and how it
@@ -167,6 +181,7 @@ class _Cache:
         if list(data["names"]) != names:
             return None
         vectors = {k: data[k] for k in data.files if k not in cls._META}
+        vectors.update(_derived_fusions(vectors))
         has_faces = "boxes" in data.files and "choices" in data.files
         return cls(vectors, data["boxes"] if has_faces else None, data["choices"] if has_faces else None,
                    str(data["face_rule"]) if "face_rule" in data.files else "")

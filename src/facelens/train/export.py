@@ -13,13 +13,15 @@ import json
 import time
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..errors import BadInputError, ModelError
 from ..models.registry import sha256_of
-from .trainer import InputSpec, load_run_model
+from .ensemble import load_ensemble
+from .trainer import InputSpec
 
 TOLERANCE = 1e-4
 TASK_LABELS = {"emotion": "emotion", "gender_eyes": "gender_eyes"}
@@ -104,13 +106,20 @@ def spec_json(task: str, spec: InputSpec, labels: list[str], onnx_path: Path, ru
     }
 
 
-def export_run(run_dir: str | Path, out_dir: str | Path, opset: int = 17, name: str | None = None,
-               note: str = "", tta: str | None = None) -> dict:
+def export_run(run_dir: str | Path | Sequence[str | Path], out_dir: str | Path, opset: int = 17,
+               name: str | None = None, note: str = "", tta: str | None = None,
+               weights: Sequence[float] | None = None, data: str | Path | None = None) -> dict:
     """Export ``run_dir``'s kept model into ``out_dir``; returns what was written and measured.
     ``tta`` ("flip", "ten_crop", "none") overrides the run's test-time augmentation; it is part
-    of the exported graph either way."""
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    model, spec, payload = load_run_model(run_dir, tta)
+    of the exported graph either way. Several run folders export as one ensemble graph (their
+    probabilities averaged, ``weights`` per run: ``train.ensemble``). ``data`` (a labelled set,
+    as for ``facelens train evaluate``): the exported model is scored on it and the numbers go
+    into the README (an ensemble has no stored evaluation of its own)."""
+    runs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(r) for r in run_dir]
+    if not runs:
+        raise BadInputError("no run folder given")
+    run_dir, out_dir = runs[0], Path(out_dir)
+    model, spec, payload = load_ensemble(runs, tta, weights)
     name = name or out_dir.name
     onnx_path = to_onnx(model, spec, out_dir / f"{name}.onnx", opset)
     rng = np.random.default_rng(0)
@@ -118,21 +127,41 @@ def export_run(run_dir: str | Path, out_dir: str | Path, opset: int = 17, name: 
     probe = rng.normal(size=(4, len(spec.mean), *spec.size)).astype(np.float32)
     diff = check_onnx(model, onnx_path, probe)
     spec_doc = spec_json(payload["task"], spec, payload["classes"], onnx_path, run_dir, payload["arch"])
+    if "members" in payload:
+        spec_doc["source"].update(version=" + ".join(r.name for r in runs), path=" + ".join(str(r) for r in runs))
+        spec_doc["ensemble"] = {"members": payload["members"], "weights": payload["weights"],
+                                "combination": "log of the weighted mean of the members' softmax probabilities"}
     (out_dir / "spec.json").write_text(json.dumps(spec_doc, indent=2) + "\n", encoding="utf-8")
     latency = onnx_ms(onnx_path, spec)
     info = {"onnx": str(onnx_path), "sha256": spec_doc["sha256"], "size_bytes": spec_doc["size_bytes"],
             "max_abs_diff_vs_torch": diff, "onnx_cpu_ms_1thread": latency, "opset": opset,
             "tta": payload.get("tta", "none")}
-    _write_readme(out_dir, name, run_dir, payload, spec_doc, info, note)
+    measured = {}
+    if data is not None:
+        from .evaluate import evaluate_run
+
+        measured = evaluate_run(runs, data, weights=payload.get("weights"), tta=tta)
+        info["evaluations"] = {part: {k: m[k] for k in ("n", "accuracy", "balanced_accuracy", "macro_f1")}
+                               | ({"selection_set": m["selection_set"]} if "selection_set" in m else {})
+                               for part, m in measured.items()}
+    if "members" in payload:
+        _write_ensemble_readme(out_dir, name, runs, payload, spec_doc, info, measured, note)
+    else:
+        _write_readme(out_dir, name, run_dir, payload, spec_doc, info, note, measured)
     return info
 
 
-def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_doc: dict, info: dict,
-                  note: str = "") -> None:
-    summary_path = run_dir / "summary.json"
-    config_path = run_dir / "config.json"
+def _run_files(run_dir: Path) -> tuple[dict, dict]:
+    """The run's summary.json and config.json ({} where missing)."""
+    summary_path, config_path = run_dir / "summary.json", run_dir / "config.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
     cfg = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
+    return summary, cfg
+
+
+def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_doc: dict, info: dict,
+                  note: str = "", measured: dict | None = None) -> None:
+    summary, cfg = _run_files(run_dir)
     lines = [f"# {name}", "",
              f"Trained by facelens itself (`facelens train`), architecture `{payload['arch']}`, "
              "from scratch (no ImageNet or other pre-trained weights).", "",
@@ -157,14 +186,60 @@ def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_d
              f"- speed: {info['onnx_cpu_ms_1thread']} ms CPU time per face (onnxruntime, 1 thread, batch 1, "
              "model call only, this machine)",
              ""]
-    for split, metrics in summary.get("evaluations", {}).items():
-        lines += [f"## Measured on {split} (n = {metrics['n']})", "",
-                  f"accuracy {metrics['accuracy']:.2%}, balanced accuracy {metrics['balanced_accuracy']:.2%}, "
+    lines += _evaluation_lines(measured or summary.get("evaluations", {}))
+    _finish_readme(out_dir, lines, note)
+
+
+def _evaluation_lines(evaluations: dict) -> list[str]:
+    lines = []
+    for split, metrics in evaluations.items():
+        lines += [f"## Measured on {split} (n = {metrics['n']})", ""]
+        if "selection_set" in metrics:
+            lines += [f"**Selection set**: {metrics['selection_set']}.", ""]
+        lines += [f"accuracy {metrics['accuracy']:.2%}, balanced accuracy {metrics['balanced_accuracy']:.2%}, "
                   f"macro F1 {metrics['macro_f1']:.3f}", "",
                   "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         for cls, row in metrics["per_class"].items():
             lines.append(f"| {cls} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
         lines.append("")
+    return lines
+
+
+def _write_ensemble_readme(out_dir: Path, name: str, runs: list[Path], payload: dict, spec_doc: dict,
+                           info: dict, measured: dict, note: str = "") -> None:
+    shares = ", ".join(f"{w:.3g}" for w in payload["weights"])
+    lines = [f"# {name}", "",
+             f"An ensemble of {len(runs)} networks trained by facelens itself (`facelens train`), from scratch "
+             "(no ImageNet or other pre-trained weights): one ONNX graph that runs every member on the input "
+             f"and returns the log of their weighted mean softmax probability (weights {shares}).", "",
+             f"- file: `{Path(info['onnx']).name}` ({info['size_bytes']:,} bytes), sha256 `{info['sha256']}`",
+             f"- ONNX opset {info['opset']}; max |ONNX − PyTorch| = {info['max_abs_diff_vs_torch']:.1e} "
+             "on a random batch of 4",
+             f"- input: N×{len(spec_doc['input']['mean'])}×{spec_doc['input']['size'][0]}×"
+             f"{spec_doc['input']['size'][1]} {spec_doc['input']['channels']}, "
+             "(pixel × scale − mean) / std, see `spec.json`",
+             f"- output: log-probabilities over {spec_doc['labels']} (softmax gives the mean probability)",
+             f"- speed: {info['onnx_cpu_ms_1thread']} ms CPU time per face (onnxruntime, 1 thread, batch 1, "
+             "model call only, this machine)",
+             f"- command: `facelens train export {' '.join(str(r) for r in runs)} --out {out_dir}`", ""]
+    for number, (run, member) in enumerate(zip(runs, payload["members"]), start=1):
+        summary, cfg = _run_files(run)
+        lines += [f"## Member {number}: `{run.name}` ({member['arch']}, test-time augmentation {member['tta']})", "",
+                  f"- parameters: {summary.get('params', 0):,}; {summary.get('epochs_done', '?')} epochs, "
+                  f"seed {cfg.get('seed', '?')}, {summary.get('train_seconds', 0) / 60:.1f} min wall time "
+                  f"(kept epoch {summary.get('selected_epoch', '?')}, best validation "
+                  f"{cfg.get('select', 'accuracy').replace('_', ' ')} on {cfg.get('validation') or 'a held-out part of train'})",
+                  f"- data: `{cfg.get('data', '?')}`; split: {summary.get('split', '?')}",
+                  f"- command: `{cfg.get('command', '?')}`", ""]
+        for split, metrics in summary.get("evaluations", {}).items():
+            lines.append(f"- alone on {split}: accuracy {metrics['accuracy']:.2%}, balanced "
+                         f"{metrics['balanced_accuracy']:.2%}")
+        lines.append("")
+    lines += _evaluation_lines(measured)
+    _finish_readme(out_dir, lines, note)
+
+
+def _finish_readme(out_dir: Path, lines: list[str], note: str) -> None:
     if note:
         lines += ["## Notes", "", note, ""]
     lines += ["Licence: the weights are facelens's own (Apache-2.0, like the code); the training data's",
