@@ -55,7 +55,7 @@ def test_options_give_their_own_instance():
 
 def test_classifier_models_are_found_by_their_spec_task(tmp_path, monkeypatch):
     monkeypatch.setenv("FACELENS_MODELS_DIR", str(tmp_path))  # no user folders of this machine
-    assert registry.names("emotion") == ("emotion_facelens_cnn", "emotion_mini_xception")
+    assert registry.names("emotion") == ("emotion_facelens_cnn", "emotion_facelens_vgg_ensemble", "emotion_mini_xception")
     assert registry.names("gender_eyes") == ("gender_eyes_facelens",)
     assert registry.names("gender") == ("gender_cydral", "gender_eyes_facelens")  # whole face or eye band
     assert registry.MODELS["emotion_mini_xception"].labels[3] == "happy"

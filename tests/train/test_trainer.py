@@ -96,6 +96,16 @@ def test_resume_with_new_epochs_replans_the_schedule(tmp_path, fer_small):
     assert json.loads((out / "config.json").read_text())["epochs"] == 2
 
 
+def test_extending_a_finished_run_says_its_rate_is_at_the_floor(tmp_path, fer_small, capsys):
+    out = tmp_path / "done"
+    run(small_config(fer_small, epochs=1), out, progress=False)
+    capsys.readouterr()
+    run(small_config(fer_small), out, resume=True, progress=False, epochs=2)
+    assert "already at its floor" in capsys.readouterr().err
+    rows = csv_rows(out / "metrics.csv")
+    assert float(rows[1]["lr"]) < 1e-3 * small_config(fer_small).lr  # extended at the floor, as said
+
+
 def test_schedule_is_torchs_one_cycle():
     from facelens.train.trainer import Schedule
 

@@ -51,6 +51,7 @@ def evaluate_run(run_dir: str | Path | Sequence[str | Path], data: str | Path | 
         parts = {data.name: whole, **_usage_parts(whole)}
     validations = {v for v in (_run_validation(r) for r in runs) if v}
     prefix = "confusion_eval_ensemble_" if ensemble else "confusion_eval_"
+    whose = "the members'" if ensemble else "this run's"
     out = {}
     for name, images in parts.items():
         if list(images.classes) != list(payload["classes"]):
@@ -58,11 +59,11 @@ def evaluate_run(run_dir: str | Path | Sequence[str | Path], data: str | Path | 
         metrics = evaluate_model(model, spec, images)
         report.plot_confusion(metrics, run_dir / f"{prefix}{name}.png")
         if name in validations:
-            metrics["selection_set"] = (f"{name} is this run's validation split (the kept epoch was chosen on it): "
+            metrics["selection_set"] = (f"{name} is {whose} validation split (the kept epoch was chosen on it): "
                                         "not a test result")
         elif validations & set(parts) and name == data.name:
             chosen_on = ", ".join(sorted(validations & set(parts)))
-            metrics["selection_set"] = (f"contains {chosen_on}, this run's validation split (the kept epoch was "
+            metrics["selection_set"] = (f"contains {chosen_on}, {whose} validation split (the kept epoch was "
                                         "chosen on it): not a test result")
         out[name] = metrics
     return out

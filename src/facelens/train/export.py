@@ -145,7 +145,11 @@ def export_run(run_dir: str | Path | Sequence[str | Path], out_dir: str | Path, 
                                | ({"selection_set": m["selection_set"]} if "selection_set" in m else {})
                                for part, m in measured.items()}
     if "members" in payload:
-        _write_ensemble_readme(out_dir, name, runs, payload, spec_doc, info, measured, note)
+        command = " ".join(["facelens train export", *map(str, runs), "--out", str(out_dir)]
+                           + (["--tta", tta] if tta else [])
+                           + (["--weights", ",".join(f"{w:g}" for w in weights)] if weights else [])
+                           + (["--data", str(data)] if data is not None else []))
+        _write_ensemble_readme(out_dir, name, runs, payload, spec_doc, info, measured, note, command)
     else:
         _write_readme(out_dir, name, run_dir, payload, spec_doc, info, note, measured)
     return info
@@ -206,7 +210,7 @@ def _evaluation_lines(evaluations: dict) -> list[str]:
 
 
 def _write_ensemble_readme(out_dir: Path, name: str, runs: list[Path], payload: dict, spec_doc: dict,
-                           info: dict, measured: dict, note: str = "") -> None:
+                           info: dict, measured: dict, note: str, command: str) -> None:
     shares = ", ".join(f"{w:.3g}" for w in payload["weights"])
     lines = [f"# {name}", "",
              f"An ensemble of {len(runs)} networks trained by facelens itself (`facelens train`), from scratch "
@@ -221,7 +225,7 @@ def _write_ensemble_readme(out_dir: Path, name: str, runs: list[Path], payload: 
              f"- output: log-probabilities over {spec_doc['labels']} (softmax gives the mean probability)",
              f"- speed: {info['onnx_cpu_ms_1thread']} ms CPU time per face (onnxruntime, 1 thread, batch 1, "
              "model call only, this machine)",
-             f"- command: `facelens train export {' '.join(str(r) for r in runs)} --out {out_dir}`", ""]
+             f"- command: `{command}`", ""]
     for number, (run, member) in enumerate(zip(runs, payload["members"]), start=1):
         summary, cfg = _run_files(run)
         lines += [f"## Member {number}: `{run.name}` ({member['arch']}, test-time augmentation {member['tta']})", "",

@@ -182,6 +182,10 @@ class Trainer:
                 schedule = schedule.replanned(step, cfg.epochs * steps_per_epoch)
                 state["schedule"] = schedule.to_json()
                 _log(f"re-planned the learning-rate schedule to end at epoch {cfg.epochs}")
+                if schedule.lr(step) <= schedule.max_lr * 1e-3:
+                    # the schedule anneals from where it stands: a finished run stays at its floor
+                    _log(f"note: the learning rate is already at its floor ({schedule.lr(step):.1e}); the added "
+                         "epochs will barely change the weights: for a warm restart start a new run")
             _log(f"resuming {self.run_dir} after epoch {state['epoch']} of {cfg.epochs}")
         elif self.metrics_path.exists():
             self.metrics_path.unlink()
