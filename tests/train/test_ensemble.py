@@ -70,6 +70,9 @@ def test_members_with_other_classes_are_refused(tmp_path, spec):
             _run_folder(tmp_path / "three", 2, spec, classes=("happy", "sad", "neutral"))]
     with pytest.raises(BadInputError, match="classes"):
         load_ensemble(runs)
+    big = _run_folder(tmp_path / "big", 3, InputSpec((64, 64), "grey", spec.mean, spec.std))
+    with pytest.raises(BadInputError, match="must share it"):
+        load_ensemble([runs[0], big])
     with pytest.raises(BadInputError, match="one non-negative weight per member"):
         load_ensemble(runs[:1] * 2, weights=[1, 2, 3])
 

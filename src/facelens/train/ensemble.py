@@ -7,9 +7,10 @@ writes it as one ONNX graph with one spec.json: inference code and the registry 
 classifier. Its output is the log of the mean probability — a valid logit vector (softmax of it
 gives the mean back), so the spec's ``"output": "logits"`` holds.
 
-Members must share the task and the class order; their input size and channels must match. A
-member trained with other pixel statistics (mean/std fitted on its own training data) gets its
-own normalisation inside the graph, so the ensemble's input spec is the first member's.
+Members must share the task and the class order; their input size, channels, scale and layout
+must match. A member trained with other pixel statistics (mean/std fitted on its own training
+data) gets its own normalisation inside the graph, so the ensemble's input spec is the first
+member's.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def _check_compatible(first_run: Path, first: dict, spec: InputSpec, run: Path, 
         raise BadInputError(f"{run}: task {payload['task']!r} with classes {list(payload['classes'])} differs "
                             f"from {first_run}'s ({first['task']!r}, {list(first['classes'])}): an ensemble's "
                             "members must share them")
-    if (own.size, own.channels) != (spec.size, spec.channels):
-        raise BadInputError(f"{run}: input {own.size} {own.channels} differs from {first_run}'s "
-                            f"{spec.size} {spec.channels}: an ensemble's members must share it")
+    # mean/std may differ (Renormalise), the rest of the input spec may not
+    if (own.size, own.channels, own.scale, own.layout) != (spec.size, spec.channels, spec.scale, spec.layout):
+        raise BadInputError(f"{run}: input {own.size} {own.channels} (scale {own.scale}, {own.layout}) differs "
+                            f"from {first_run}'s {spec.size} {spec.channels} (scale {spec.scale}, {spec.layout}): "
+                            "an ensemble's members must share it")
