@@ -152,6 +152,11 @@ def test_fused_mode_comes_from_its_cached_parts_without_embedding_again(lfw_like
     live = ev.embed_images(lfw_like, names, ["fused_faceres"])  # no cache: the fused embedder itself
     assert live.embedded == {"fused_faceres": 2}
     np.testing.assert_allclose(derived.vectors["fused_faceres"], live.vectors["fused_faceres"], atol=1e-5)
+    stored = dict(np.load(cache))
+    stored["fused_faceres"] = np.zeros_like(derived.vectors["fused_faceres"])  # a stale cached fused vector
+    np.savez(cache, **stored)
+    again = ev.embed_images(lfw_like, names, ["fused_faceres"], cache=cache)
+    np.testing.assert_allclose(again.vectors["fused_faceres"], live.vectors["fused_faceres"], atol=1e-5)
 
 
 def test_evaluation_separates_people_and_writes_its_report(lfw_like, tmp_path):

@@ -148,16 +148,16 @@ def _central_region_face(rgb: np.ndarray) -> Face:
 
 
 def _derived_fusions(vectors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Fused modes not in the cache whose two parts are: computed from the parts exactly as the
-    fused embedder combines them (``embedding.fusion``), so no image is embedded again."""
+    """Fused modes whose two parts are in the cache: computed from the parts exactly as the
+    fused embedder combines them (``embedding.fusion``), so no image is embedded again. They
+    replace a cached fused vector, which may carry a fusion weight calibrated since."""
     from ..embedding.fusion import FUSIONS, fused_from_parts
 
     derived = {}
     for name in FUSIONS:
-        if name not in vectors:
-            fused = fused_from_parts(name, vectors)
-            if fused is not None:
-                derived[name] = fused
+        fused = fused_from_parts(name, vectors)
+        if fused is not None:
+            derived[name] = fused
     return derived
 
 
