@@ -4,6 +4,7 @@ by `facelens train evaluate` and exported as one ONNX graph, on the real FER2013
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,18 +21,17 @@ from facelens.train.architectures import build  # noqa: E402
 from facelens.train.ensemble import load_ensemble  # noqa: E402
 from facelens.train.evaluate import evaluate_run  # noqa: E402
 from facelens.train.export import export_run  # noqa: E402
-from facelens.train.trainer import load_run_model, predict  # noqa: E402
+from facelens.train.trainer import TrainConfig, load_run_model, predict, save_model  # noqa: E402
 
 
 def _run_folder(path, seed, spec, classes=EMOTIONS):
-    """A run folder holding model.pt exactly as the trainer writes it (an untrained net of its
-    own seed: the ensemble arithmetic does not depend on how good the members are)."""
+    """A run folder holding model.pt written by the trainer's own ``save_model`` (an untrained
+    net of its own seed: the ensemble arithmetic does not depend on how good the members are)."""
     torch.manual_seed(seed)
     model = build("seed002_cnn", len(classes), 1)
     path.mkdir(parents=True)
-    torch.save({"arch": "seed002_cnn", "num_classes": len(classes), "in_channels": 1, "classes": list(classes),
-                "task": "emotion", "input": spec.to_json(), "crop": 0, "tta": "none",
-                "state_dict": model.state_dict()}, path / "model.pt")
+    cfg = TrainConfig(task="emotion", arch="seed002_cnn", data=str(path))
+    save_model(path / "model.pt", cfg, model, SimpleNamespace(classes=tuple(classes), channels=1), spec)
     return path
 
 

@@ -61,12 +61,20 @@ class ProbabilityMean(nn.Module):
         return torch.log(probs.clamp_min(1e-12))
 
 
+def run_folders(run_dir: str | Path | Sequence[str | Path]) -> list[Path]:
+    """One run folder or several, as a non-empty list (BadInputError when empty)."""
+    runs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(r) for r in run_dir]
+    if not runs:
+        raise BadInputError("no run folder given")
+    return runs
+
+
 def load_ensemble(run_dirs: Sequence[str | Path], tta: str | None = None,
                   weights: Sequence[float] | None = None) -> tuple[nn.Module, InputSpec, dict]:
     """The runs' kept models averaged (one run: that run's model as it is), the shared input
     spec and a payload like ``load_run_model``'s with ``members`` listing the runs.
     BadInputError when the runs disagree on task, classes, input size or channels."""
-    runs = [Path(r) for r in run_dirs]
+    runs = run_folders(run_dirs)
     if len(runs) == 1 and weights is None:
         return load_run_model(runs[0], tta)
     loaded = [load_run_model(run, tta) for run in runs]

@@ -9,7 +9,7 @@ from typing import Sequence
 from ..errors import BadInputError, NotFoundError
 from . import report
 from .datasets import load_fer_csv, load_folder
-from .ensemble import load_ensemble
+from .ensemble import load_ensemble, run_folders
 from .trainer import evaluate_model
 
 
@@ -28,9 +28,7 @@ def evaluate_run(run_dir: str | Path | Sequence[str | Path], data: str | Path | 
     per run; ``train.ensemble``): ``data`` is then required, the PNGs go to the first run as
     confusion_eval_ensemble_<part>.png, and a part any member selected on is a selection set.
     ``tta`` overrides the runs' test-time augmentation, as for ``facelens train export``."""
-    runs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(r) for r in run_dir]
-    if not runs:
-        raise BadInputError("no run folder given")
+    runs = run_folders(run_dir)
     ensemble = len(runs) > 1 or weights is not None
     if data is None and ensemble:
         raise BadInputError("an ensemble of runs has no stored evaluation: pass --data to score it")

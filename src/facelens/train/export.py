@@ -20,7 +20,7 @@ import torch
 
 from ..errors import BadInputError, ModelError
 from ..models.registry import sha256_of
-from .ensemble import load_ensemble
+from .ensemble import load_ensemble, run_folders
 from .trainer import InputSpec
 
 TOLERANCE = 1e-4
@@ -115,9 +115,7 @@ def export_run(run_dir: str | Path | Sequence[str | Path], out_dir: str | Path, 
     probabilities averaged, ``weights`` per run: ``train.ensemble``). ``data`` (a labelled set,
     as for ``facelens train evaluate``): the exported model is scored on it and the numbers go
     into the README (an ensemble has no stored evaluation of its own)."""
-    runs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(r) for r in run_dir]
-    if not runs:
-        raise BadInputError("no run folder given")
+    runs = run_folders(run_dir)
     run_dir, out_dir = runs[0], Path(out_dir)
     model, spec, payload = load_ensemble(runs, tta, weights)
     name = name or out_dir.name
@@ -169,16 +167,11 @@ def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_d
     lines = [f"# {name}", "",
              f"Trained by facelens itself (`facelens train`), architecture `{payload['arch']}`, "
              "from scratch (no ImageNet or other pre-trained weights).", "",
-             f"- file: `{Path(info['onnx']).name}` ({info['size_bytes']:,} bytes), sha256 `{info['sha256']}`",
-             f"- ONNX opset {info['opset']}; max |ONNX − PyTorch| = {info['max_abs_diff_vs_torch']:.1e} "
-             "on a random batch of 4",
-             f"- input: N×{len(spec_doc['input']['mean'])}×{spec_doc['input']['size'][0]}×"
-             f"{spec_doc['input']['size'][1]} {spec_doc['input']['channels']}, "
-             "(pixel × scale − mean) / std, see `spec.json`",
+             *_file_lines(spec_doc, info),
              f"- output: logits over {spec_doc['labels']} (apply softmax)",
              f"- test-time augmentation inside the graph: {info['tta']}"
              + (" (the per-split numbers below are the run's own evaluation, without it)"
-                if info["tta"] != cfg.get("tta", "none") else ""),
+                if info["tta"] != cfg.get("tta", "none") and not measured else ""),
              f"- parameters: {summary.get('params', '?'):,}" if summary else "- parameters: ?",
              f"- data: `{cfg.get('data', '?')}`; split: {summary.get('split', '?')}",
              f"- training: {summary.get('epochs_done', '?')} epochs, batch {cfg.get('batch_size', '?')}, "
@@ -187,11 +180,25 @@ def _write_readme(out_dir: Path, name: str, run_dir: Path, payload: dict, spec_d
              f"{summary.get('selected_epoch', '?')}, best validation "
              f"{cfg.get('select', 'accuracy').replace('_', ' ')})",
              f"- command: `{cfg.get('command', '?')}`",
-             f"- speed: {info['onnx_cpu_ms_1thread']} ms CPU time per face (onnxruntime, 1 thread, batch 1, "
-             "model call only, this machine)",
+             _speed_line(info),
              ""]
     lines += _evaluation_lines(measured or summary.get("evaluations", {}))
     _finish_readme(out_dir, lines, note)
+
+
+def _file_lines(spec_doc: dict, info: dict) -> list[str]:
+    """The README's lines on the ONNX file, its check against PyTorch and its input."""
+    model_input = spec_doc["input"]
+    return [f"- file: `{Path(info['onnx']).name}` ({info['size_bytes']:,} bytes), sha256 `{info['sha256']}`",
+            f"- ONNX opset {info['opset']}; max |ONNX − PyTorch| = {info['max_abs_diff_vs_torch']:.1e} "
+            "on a random batch of 4",
+            f"- input: N×{len(model_input['mean'])}×{model_input['size'][0]}×{model_input['size'][1]} "
+            f"{model_input['channels']}, (pixel × scale − mean) / std, see `spec.json`"]
+
+
+def _speed_line(info: dict) -> str:
+    return (f"- speed: {info['onnx_cpu_ms_1thread']} ms CPU time per face (onnxruntime, 1 thread, batch 1, "
+            "model call only, this machine)")
 
 
 def _evaluation_lines(evaluations: dict) -> list[str]:
@@ -216,15 +223,9 @@ def _write_ensemble_readme(out_dir: Path, name: str, runs: list[Path], payload: 
              f"An ensemble of {len(runs)} networks trained by facelens itself (`facelens train`), from scratch "
              "(no ImageNet or other pre-trained weights): one ONNX graph that runs every member on the input "
              f"and returns the log of their weighted mean softmax probability (weights {shares}).", "",
-             f"- file: `{Path(info['onnx']).name}` ({info['size_bytes']:,} bytes), sha256 `{info['sha256']}`",
-             f"- ONNX opset {info['opset']}; max |ONNX − PyTorch| = {info['max_abs_diff_vs_torch']:.1e} "
-             "on a random batch of 4",
-             f"- input: N×{len(spec_doc['input']['mean'])}×{spec_doc['input']['size'][0]}×"
-             f"{spec_doc['input']['size'][1]} {spec_doc['input']['channels']}, "
-             "(pixel × scale − mean) / std, see `spec.json`",
+             *_file_lines(spec_doc, info),
              f"- output: log-probabilities over {spec_doc['labels']} (softmax gives the mean probability)",
-             f"- speed: {info['onnx_cpu_ms_1thread']} ms CPU time per face (onnxruntime, 1 thread, batch 1, "
-             "model call only, this machine)",
+             _speed_line(info),
              f"- command: `{command}`", ""]
     for number, (run, member) in enumerate(zip(runs, payload["members"]), start=1):
         summary, cfg = _run_files(run)
