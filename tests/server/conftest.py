@@ -9,6 +9,7 @@ second one with tiny limits serves the rate-limit and queue tests (see test_erro
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -187,8 +189,14 @@ def start_server(folder: Path, config: str, key_roles: dict[str, str], db: str |
     return server
 
 
-def stop_server(server: Server) -> None:
-    stop(server.process)
+@contextlib.contextmanager
+def served(folder: Path, config: str, key_roles: dict[str, str], db: str | None = None) -> Iterator[Server]:
+    """A server running for the block (``start_server``), stopped however the block ends."""
+    server = start_server(folder, config, key_roles, db)
+    try:
+        yield server
+    finally:
+        stop(server.process)
 
 
 def main_config(broker: Broker | None, hook_url: str, dead_letter: Path) -> str:
@@ -263,10 +271,9 @@ challenges = ["turn_right"]
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, broker, mqtt_log, hook) -> Server:
     folder = tmp_path_factory.mktemp("server")
-    running = start_server(folder, main_config(broker, hook.url, folder / "dead-letter.jsonl"),
-                           {**{role: role for role in ROLES}, "to-revoke": "viewer"})
-    yield running
-    stop_server(running)
+    with served(folder, main_config(broker, hook.url, folder / "dead-letter.jsonl"),
+                {**{role: role for role in ROLES}, "to-revoke": "viewer"}) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import signal
 
 import httpx
 import pytest
-from conftest import FACES, VIDEO, image, start_server, stop_server, wait_until
+from conftest import FACES, VIDEO, image, served, wait_until
 
 CONFIG = f"""
 [server]
@@ -58,10 +58,9 @@ push_queue = 4
 
 @pytest.fixture(scope="module")
 def proc_server(tmp_path_factory):
-    running = start_server(tmp_path_factory.mktemp("processes"), CONFIG, {"operator": "operator", "viewer": "viewer",
-                                                                          "device": "device"})
-    yield running
-    stop_server(running)
+    with served(tmp_path_factory.mktemp("processes"), CONFIG,
+                {"operator": "operator", "viewer": "viewer", "device": "device"}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import importlib.util
 import json
 
 import pytest
-from conftest import VIDEO, image, start_server, stop_server, wait_until
+from conftest import VIDEO, image, served, wait_until
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                reason='Ray is not installed (pip install "facelens[video]"): ray camera workers not tested')
@@ -32,8 +32,7 @@ detect_every = 2
 
 @needs_ray
 def test_a_file_camera_in_a_ray_actor_alerts_into_the_servers_database(tmp_path):
-    server = start_server(tmp_path, CONFIG, {"operator": "operator"})
-    try:
+    with served(tmp_path, CONFIG, {"operator": "operator"}) as server:
         with server.client("operator") as op:
             made = op.post("/api/v1/subjects", data={"name": "ray-obama", "metadata": json.dumps({"watchlist": "ray"})},
                            files=[("images", image("obama_obama.jpg", VIDEO / "enrol"))])
@@ -48,8 +47,6 @@ def test_a_file_camera_in_a_ray_actor_alerts_into_the_servers_database(tmp_path)
             assert camera["frames"] == 120 and camera["alerts"] >= 1 and camera["error"] is None
             alerts = op.get("/api/v1/alerts", params={"camera": "ray-file"}).json()["alerts"]
             assert {a["identity"] for a in alerts} == {"ray-obama"} and alerts[0]["has_snapshot"]
-    finally:
-        stop_server(server)
 
 
 def test_ray_asked_for_but_absent_is_a_config_error_not_a_traceback(tmp_path, monkeypatch, capsys):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port, image, start_server, stop_server, wait_until
+from conftest import free_port, image, served, wait_until
 
 
 class Postgres:
@@ -79,8 +79,7 @@ def postgres():
 
 def test_requests_get_503_while_the_database_is_down_and_recover_after(postgres, tmp_path):
     url = postgres.database()
-    server = start_server(tmp_path, "[server]\nworkers = 2\nkey_cache_s = 600\n", {"op": "operator"}, db=url)
-    try:
+    with served(tmp_path, "[server]\nworkers = 2\nkey_cache_s = 600\n", {"op": "operator"}, db=url) as server:
         with server.client("op") as client:
             made = client.post("/api/v1/subjects", data={"name": "pg-obama"}, files=[("images", image("obama.jpg"))])
             assert made.status_code == 201, made.text
@@ -109,5 +108,3 @@ def test_requests_get_503_while_the_database_is_down_and_recover_after(postgres,
             again = client.post("/api/v1/subjects", data={"name": "pg-biden"}, files=[("images", image("biden.jpg"))])
             assert again.status_code == 201
             assert httpx.get(f"{server.base}/health", timeout=30).status_code == 200
-    finally:
-        stop_server(server)

@@ -10,7 +10,7 @@ import json
 
 import httpx
 import pytest
-from conftest import FACES, image, start_server, stop_server
+from conftest import FACES, image, served
 from PIL import Image
 
 LIMITS_CONFIG = """
@@ -122,10 +122,9 @@ def test_unknown_route_and_method(server, viewer):
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
-    running = start_server(tmp_path_factory.mktemp("limited"), LIMITS_CONFIG,
-                           {"rate": "viewer", "queue": "viewer", "health": "viewer", "keeper": "operator"})
-    yield running
-    stop_server(running)
+    with served(tmp_path_factory.mktemp("limited"), LIMITS_CONFIG,
+                {"rate": "viewer", "queue": "viewer", "health": "viewer", "keeper": "operator"}) as running:
+        yield running
 
 
 def test_rate_limit_is_429_with_retry_after(limited):

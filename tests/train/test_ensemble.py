@@ -4,6 +4,7 @@ by `facelens train evaluate` and exported as one ONNX graph, on the real FER2013
 from __future__ import annotations
 
 import json
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -107,6 +108,54 @@ def test_ensemble_evaluates_and_exports_as_one_registered_model(tmp_path, fer_sm
     crops = [np.repeat(image, 3, axis=2) for image in fer_set.images[:5]]
     np.testing.assert_allclose(get_emotion_model(str(folder)).predict_crops(crops),
                                _probs(load_ensemble(runs)[0], spec, fer_set.images[:5]), atol=1e-4)
+
+
+def test_an_exported_ensemble_takes_new_members_without_its_run_folders(tmp_path, fer_small, fer_set, spec):
+    runs = [_run_folder(tmp_path / f"run{seed}", seed, spec) for seed in (1, 2, 3)]
+    alone = [_probs(load_run_model(run)[0], spec, fer_set.images) for run in runs]
+    for run in runs[:2]:  # the first two chose their kept epoch on the set scored below
+        (run / "config.json").write_text(json.dumps({"validation": fer_small.name}))
+    pair = tmp_path / "pair"
+    export_run(runs[:2], pair, data=fer_small)
+    for run in runs[:2]:
+        shutil.rmtree(run)  # the exported folder is all a user of the package has
+    files_before = sorted(p.name for p in pair.iterdir())
+
+    model, shared, payload = load_ensemble([pair, runs[2]], weights=[2, 1])
+    expected = sum(alone) / 3  # 2:1 over a two-net mean and one net: each net a third
+    assert shared == spec
+    np.testing.assert_allclose(_probs(model, spec, fer_set.images), expected, atol=1e-5)
+
+    three = tmp_path / "three"
+    info = export_run([pair, runs[2]], three, weights=[2, 1], data=fer_small)
+    assert info["max_abs_diff_vs_torch"] <= 1e-4
+    assert "selection_set" in info["evaluations"][fer_small.name]  # inherited from the exported members
+    doc = json.loads((three / "spec.json").read_text())
+    inner = doc["ensemble"]["members"][0]
+    assert inner["sha256"] == json.loads((pair / "spec.json").read_text())["sha256"]
+    assert [m["run"] for m in inner["members"]] == [str(r) for r in runs[:2]]
+    readme = (three / "README.md").read_text()
+    assert "An ensemble of 3 networks" in readme and "### Member 1: `run1`" in readme
+    assert f"- alone on {fer_small.name}: accuracy" in readme and "(selection set)" in readme
+    from facelens.attributes.emotion import get_emotion_model
+
+    crops = [np.repeat(image, 3, axis=2) for image in fer_set.images[:5]]
+    np.testing.assert_allclose(get_emotion_model(str(three)).predict_crops(crops), expected[:5], atol=1e-4)
+    assert sorted(p.name for p in pair.iterdir()) == files_before  # nothing written into it
+    with pytest.raises(BadInputError, match="exported model already"):
+        export_run([pair], tmp_path / "again")
+
+
+def test_a_folder_that_is_not_an_exported_classifier_is_refused(tmp_path, spec):
+    folder = tmp_path / "detector"
+    folder.mkdir()
+    (folder / "spec.json").write_text(json.dumps({"task": "detection", "filename": "x.onnx", "output": "boxes"}))
+    run = _run_folder(tmp_path / "run", 1, spec)
+    with pytest.raises(BadInputError, match="not an exported classifier"):
+        load_ensemble([run, folder])
+    (folder / "spec.json").write_text("{not json")
+    with pytest.raises(BadInputError, match="unreadable spec.json"):
+        load_ensemble([run, folder])
 
 
 def test_cli_weights_must_match_the_runs(tmp_path, fer_small, spec, capsys):

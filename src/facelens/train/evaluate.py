@@ -9,7 +9,7 @@ from typing import Sequence
 from ..errors import BadInputError, NotFoundError
 from . import report
 from .datasets import load_fer_csv, load_folder
-from .ensemble import load_ensemble, run_folders
+from .ensemble import load_ensemble, member_validations, run_folders
 from .trainer import evaluate_model
 
 
@@ -25,7 +25,7 @@ def evaluate_run(run_dir: str | Path | Sequence[str | Path], data: str | Path | 
     model was chosen on, not a test result.
 
     Several run folders are scored as one ensemble (their probabilities averaged, ``weights``
-    per run; ``train.ensemble``): ``data`` is then required, the PNGs go to the first run as
+    per run; ``train.ensemble``): ``data`` is then required, the PNGs go to the first run folder as
     confusion_eval_ensemble_<part>.png, and a part any member selected on is a selection set.
     ``tta`` overrides the runs' test-time augmentation, as for ``facelens train export``."""
     runs = run_folders(run_dir)
@@ -47,7 +47,9 @@ def evaluate_run(run_dir: str | Path | Sequence[str | Path], data: str | Path | 
     else:
         whole = load_folder(data, spec.size, spec.channels, classes=payload["classes"])
         parts = {data.name: whole, **_usage_parts(whole)}
-    validations = {v for v in (_run_validation(r) for r in runs) if v}
+    validations = set().union(*(member_validations(m) for m in payload.get("members", [payload])))
+    # the PNGs go beside the first run folder, never into an exported (e.g. shipped) model folder
+    png_dir = next((r for r in runs if (r / "model.pt").is_file()), None)
     prefix = "confusion_eval_ensemble_" if ensemble else "confusion_eval_"
     whose = "the members'" if ensemble else "this run's"
     out = {}
@@ -55,7 +57,8 @@ def evaluate_run(run_dir: str | Path | Sequence[str | Path], data: str | Path | 
         if list(images.classes) != list(payload["classes"]):
             raise BadInputError(f"{data}: classes {images.classes} differ from the model's {payload['classes']}")
         metrics = evaluate_model(model, spec, images)
-        report.plot_confusion(metrics, run_dir / f"{prefix}{name}.png")
+        if png_dir is not None:
+            report.plot_confusion(metrics, png_dir / f"{prefix}{name}.png")
         if name in validations:
             metrics["selection_set"] = (f"{name} is {whose} validation split (the kept epoch was chosen on it): "
                                         "not a test result")
@@ -65,15 +68,6 @@ def evaluate_run(run_dir: str | Path | Sequence[str | Path], data: str | Path | 
                                         "chosen on it): not a test result")
         out[name] = metrics
     return out
-
-
-def _run_validation(run_dir: Path) -> str:
-    """The test part the run selected its kept epoch on ("" when validation was held out of the
-    training data), from the run's config.json."""
-    config = run_dir / "config.json"
-    if not config.is_file():
-        return ""
-    return str(json.loads(config.read_text(encoding="utf-8")).get("validation") or "")
 
 
 def _usage_parts(data) -> dict:

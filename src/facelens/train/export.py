@@ -20,7 +20,7 @@ import torch
 
 from ..errors import BadInputError, ModelError
 from ..models.registry import sha256_of
-from .ensemble import load_ensemble, run_folders
+from .ensemble import ExportedMember, ProbabilityMean, load_ensemble, run_folders
 from .trainer import InputSpec
 
 TOLERANCE = 1e-4
@@ -41,6 +41,55 @@ def to_onnx(model: torch.nn.Module, spec: InputSpec, path: Path, opset: int = 17
         torch.onnx.export(model, (dummy,), str(path), opset_version=opset, input_names=["input"],
                           output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
                           dynamo=False)
+    return path
+
+
+def ensemble_to_onnx(model: ProbabilityMean, spec: InputSpec, path: Path, classes: int, opset: int = 17) -> Path:
+    """Write an ensemble with exported members (ONNX graphs, which torch cannot trace) as one graph:
+    every member's graph side by side on the shared 'input' (names prefixed m0_, m1_, …), then
+    log(max(Σ w·softmax(logits), 1e-12)) — the arithmetic of ``ProbabilityMean``."""
+    import onnx
+    from onnx import TensorProto, compose, helper, numpy_helper
+
+    nodes, initializers, value_info, weighted, opsets, ir_versions = [], [], [], [], {"": opset}, []
+    for number, (member, share) in enumerate(zip(model.members, model.weights.tolist())):
+        prefix = f"m{number}_"
+        if isinstance(member, ExportedMember):
+            graph = onnx.load(str(member.onnx_path))
+        else:
+            scratch = to_onnx(member, spec, path.with_name(f"{path.stem}.{prefix}onnx"), opset)
+            graph = onnx.load(str(scratch))
+            scratch.unlink()
+        for op in graph.opset_import:
+            domain = "" if op.domain == "ai.onnx" else op.domain
+            if domain == "" and op.version > opset:
+                raise BadInputError(f"member {number + 1} needs ONNX opset {op.version}: export with --opset {op.version}")
+            opsets[domain] = max(opsets.get(domain, 0), op.version)
+        ir_versions.append(graph.ir_version)
+        graph = compose.add_prefix(graph, prefix).graph
+        stored = {t.name for t in graph.initializer}
+        member_input = next(i.name for i in graph.input if i.name not in stored)
+        nodes += [helper.make_node("Identity", ["input"], [member_input]), *graph.node,
+                  helper.make_node("Softmax", [graph.output[0].name], [f"{prefix}probs"], axis=1),
+                  helper.make_node("Mul", [f"{prefix}probs", f"{prefix}share"], [f"{prefix}weighted"])]
+        initializers += [*graph.initializer, numpy_helper.from_array(np.array(share, np.float32), f"{prefix}share")]
+        value_info += graph.value_info
+        weighted.append(f"{prefix}weighted")
+    initializers.append(numpy_helper.from_array(np.array(1e-12, np.float32), "floor"))
+    nodes += [helper.make_node("Sum", weighted, ["mean_probs"]),
+              helper.make_node("Max", ["mean_probs", "floor"], ["floored"]),
+              helper.make_node("Log", ["floored"], ["logits"])]
+    shape = ["batch", len(spec.mean), *spec.size]
+    graph = helper.make_graph(nodes, "facelens_ensemble",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
+                              initializer=initializers, value_info=value_info)
+    combined = helper.make_model(graph, producer_name="facelens",
+                                 opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+    combined.ir_version = min(ir_versions)
+    onnx.checker.check_model(combined)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(combined, str(path))
     return path
 
 
@@ -119,7 +168,12 @@ def export_run(run_dir: str | Path | Sequence[str | Path], out_dir: str | Path, 
     run_dir, out_dir = runs[0], Path(out_dir)
     model, spec, payload = load_ensemble(runs, tta, weights)
     name = name or out_dir.name
-    onnx_path = to_onnx(model, spec, out_dir / f"{name}.onnx", opset)
+    if isinstance(model, ExportedMember):
+        raise BadInputError(f"{run_dir} is an exported model already: give it with run folders to extend it")
+    if isinstance(model, ProbabilityMean) and any(isinstance(m, ExportedMember) for m in model.members):
+        onnx_path = ensemble_to_onnx(model, spec, out_dir / f"{name}.onnx", len(payload["classes"]), opset)
+    else:
+        onnx_path = to_onnx(model, spec, out_dir / f"{name}.onnx", opset)
     rng = np.random.default_rng(0)
     # Random inputs in the normalised range, batch 4: also exercises the dynamic batch axis.
     probe = rng.normal(size=(4, len(spec.mean), *spec.size)).astype(np.float32)
@@ -219,15 +273,19 @@ def _evaluation_lines(evaluations: dict) -> list[str]:
 def _write_ensemble_readme(out_dir: Path, name: str, runs: list[Path], payload: dict, spec_doc: dict,
                            info: dict, measured: dict, note: str, command: str) -> None:
     shares = ", ".join(f"{w:.3g}" for w in payload["weights"])
+    networks = sum(len(m.get("members", [])) or 1 for m in payload["members"])
     lines = [f"# {name}", "",
-             f"An ensemble of {len(runs)} networks trained by facelens itself (`facelens train`), from scratch "
+             f"An ensemble of {networks} networks trained by facelens itself (`facelens train`), from scratch "
              "(no ImageNet or other pre-trained weights): one ONNX graph that runs every member on the input "
-             f"and returns the log of their weighted mean softmax probability (weights {shares}).", "",
+             f"and returns the log of their weighted mean softmax probability (members' weights {shares}).", "",
              *_file_lines(spec_doc, info),
              f"- output: log-probabilities over {spec_doc['labels']} (softmax gives the mean probability)",
              _speed_line(info),
              f"- command: `{command}`", ""]
     for number, (run, member) in enumerate(zip(runs, payload["members"]), start=1):
+        if "sha256" in member:  # an exported model folder, e.g. the shipped ensemble this one extends
+            lines += _exported_member_lines(number, run, member)
+            continue
         summary, cfg = _run_files(run)
         lines += [f"## Member {number}: `{run.name}` ({member['arch']}, test-time augmentation {member['tta']})", "",
                   f"- parameters: {summary.get('params', 0):,}; {summary.get('epochs_done', '?')} epochs, "
@@ -242,6 +300,32 @@ def _write_ensemble_readme(out_dir: Path, name: str, runs: list[Path], payload: 
         lines.append("")
     lines += _evaluation_lines(measured)
     _finish_readme(out_dir, lines, note)
+
+
+def _exported_member_lines(number: int, folder: Path, member: dict) -> list[str]:
+    """An exported member's README section: its file, its own README's member sections (one
+    heading level down: how each was trained) and its measured accuracy, from that README."""
+    lines = [f"## Member {number}: `{folder.name}` (an exported model: ONNX sha256 `{member['sha256']}`, "
+             "its test-time augmentation inside its graph)", ""]
+    readme = folder / "README.md"
+    text = readme.read_text(encoding="utf-8").splitlines() if readme.is_file() else []
+    section, alone, selection = None, [], False
+    for line in text:
+        if line.startswith("## "):
+            section, selection = line[3:], False
+            if section.startswith("Member "):
+                lines.append("#" + line)
+                continue
+        if section is None:
+            continue
+        if section.startswith("Member "):
+            lines.append(line)
+        elif section.startswith("Measured on ") and line.startswith("**Selection set**"):
+            selection = True
+        elif section.startswith("Measured on ") and line.startswith("accuracy "):
+            alone.append(f"- alone on {section[len('Measured on '):].split(' (n =')[0]}: "
+                         + line.split(", macro F1")[0] + (" (selection set)" if selection else ""))
+    return lines + alone + [""]
 
 
 def _finish_readme(out_dir: Path, lines: list[str], note: str) -> None:
