@@ -144,6 +144,9 @@ def test_an_exported_ensemble_takes_new_members_without_its_run_folders(tmp_path
     assert sorted(p.name for p in pair.iterdir()) == files_before  # nothing written into it
     with pytest.raises(BadInputError, match="exported model already"):
         export_run([pair], tmp_path / "again")
+    with pytest.raises(BadInputError, match="is one of the members"):
+        export_run([pair, runs[2]], pair)
+    assert sorted(p.name for p in pair.iterdir()) == files_before
 
 
 def test_a_folder_that_is_not_an_exported_classifier_is_refused(tmp_path, spec):

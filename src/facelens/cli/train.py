@@ -160,7 +160,8 @@ def register(app: typer.Typer) -> None:
     @group.command("evaluate")
     def evaluate(
         run_dirs: list[Path] = typer.Argument(..., help="a finished run folder; several: scored as one "
-                                              "ensemble (their probabilities averaged)"),
+                                              "ensemble (their probabilities averaged; an exported model "
+                                              "folder may be a member)"),
         data: Path = typer.Option(None, "--data", help="a folder of class folders or fer2013.csv to score "
                                   "(default: the run's own report)"),
         weights: str = typer.Option(None, "--weights", help="ensemble weights, one per run, e.g. 0.6,0.4 "
@@ -189,7 +190,8 @@ def register(app: typer.Typer) -> None:
     @group.command("export")
     def export(
         run_dirs: list[Path] = typer.Argument(..., help="a finished run folder; several: exported as one "
-                                              "ensemble graph (their probabilities averaged)"),
+                                              "ensemble graph (their probabilities averaged; an exported "
+                                              "model folder, e.g. a shipped ensemble, may be a member)"),
         out: Path = typer.Option(..., "--out", help="model folder to write (model.onnx, spec.json, README.md)"),
         opset: int = typer.Option(17, "--opset", min=17),
         note: str = typer.Option("", "--note", help="a paragraph added to the README (e.g. how the run was resumed)"),

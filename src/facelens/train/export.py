@@ -166,6 +166,8 @@ def export_run(run_dir: str | Path | Sequence[str | Path], out_dir: str | Path, 
     into the README (an ensemble has no stored evaluation of its own)."""
     runs = run_folders(run_dir)
     run_dir, out_dir = runs[0], Path(out_dir)
+    if any(out_dir.resolve() == run.resolve() for run in runs):
+        raise BadInputError(f"--out {out_dir} is one of the members: write to a new folder, then replace the old one")
     model, spec, payload = load_ensemble(runs, tta, weights)
     name = name or out_dir.name
     if isinstance(model, ExportedMember):
