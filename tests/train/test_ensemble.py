@@ -137,6 +137,8 @@ def test_an_exported_ensemble_takes_new_members_without_its_run_folders(tmp_path
     readme = (three / "README.md").read_text()
     assert "An ensemble of 3 networks" in readme and "### Member 1: `run1`" in readme
     assert f"- alone on {fer_small.name}: accuracy" in readme and "(selection set)" in readme
+    # the pair's own accuracy sits under its heading, before its nested members (not under run2's)
+    assert readme.index(f"- alone on {fer_small.name}: accuracy") < readme.index("### Member 1: `run1`")
     from facelens.attributes.emotion import get_emotion_model
 
     crops = [np.repeat(image, 3, axis=2) for image in fer_set.images[:5]]

@@ -305,10 +305,12 @@ def _write_ensemble_readme(out_dir: Path, name: str, runs: list[Path], payload: 
 
 
 def _exported_member_lines(number: int, folder: Path, member: dict) -> list[str]:
-    """An exported member's README section: its file, its own README's member sections (one
-    heading level down: how each was trained) and its measured accuracy, from that README."""
-    lines = [f"## Member {number}: `{folder.name}` (an exported model: ONNX sha256 `{member['sha256']}`, "
-             "its test-time augmentation inside its graph)", ""]
+    """An exported member's README section: its file, its measured accuracy and its own README's
+    member sections (one heading level down: how each was trained), all from that README. Its own
+    accuracy comes first, so that it does not read as its last nested member's."""
+    heading = [f"## Member {number}: `{folder.name}` (an exported model: ONNX sha256 `{member['sha256']}`, "
+               "its test-time augmentation inside its graph)", ""]
+    lines: list[str] = []
     readme = folder / "README.md"
     text = readme.read_text(encoding="utf-8").splitlines() if readme.is_file() else []
     section, alone, selection = None, [], False
@@ -327,7 +329,7 @@ def _exported_member_lines(number: int, folder: Path, member: dict) -> list[str]
         elif section.startswith("Measured on ") and line.startswith("accuracy "):
             alone.append(f"- alone on {section[len('Measured on '):].split(' (n =')[0]}: "
                          + line.split(", macro F1")[0] + (" (selection set)" if selection else ""))
-    return lines + alone + [""]
+    return heading + alone + [""] + lines
 
 
 def _finish_readme(out_dir: Path, lines: list[str], note: str) -> None:
