@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import DATA
+from server_support import DATA
 
 ACCESS = DATA / "access"
 

@@ -5,7 +5,7 @@ entries never reach someone enrolled later under the same name."""
 
 from __future__ import annotations
 
-from conftest import image
+from server_support import image
 
 OPERATOR = {"key": "operator", "role": "operator"}
 

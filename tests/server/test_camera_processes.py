@@ -13,7 +13,7 @@ import signal
 
 import httpx
 import pytest
-from conftest import FACES, VIDEO, image, served, wait_until
+from server_support import FACES, VIDEO, image, served, wait_until
 
 CONFIG = f"""
 [server]

@@ -8,7 +8,7 @@ import importlib.util
 import json
 
 import pytest
-from conftest import VIDEO, image, served, wait_until
+from server_support import VIDEO, image, served, wait_until
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                reason='Ray is not installed (pip install "facelens[video]"): ray camera workers not tested')

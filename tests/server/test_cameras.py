@@ -11,7 +11,7 @@ import threading
 
 import httpx
 import pytest
-from conftest import VIDEO, wait_until
+from server_support import VIDEO, wait_until
 
 JPEG = b"\xff\xd8"
 

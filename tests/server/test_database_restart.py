@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port, image, served, wait_until
+from server_support import free_port, image, served, wait_until
 
 
 class Postgres:

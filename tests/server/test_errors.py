@@ -10,7 +10,7 @@ import json
 
 import httpx
 import pytest
-from conftest import FACES, image, served
+from server_support import FACES, image, served
 from PIL import Image
 
 LIMITS_CONFIG = """

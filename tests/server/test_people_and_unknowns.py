@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import FACES, ROLES, image, wait_until
+from server_support import FACES, ROLES, image, wait_until
 
 JPEG = b"\xff\xd8"
 

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import image, wait_until
+from server_support import image, wait_until
 
 from facelens.feedback import filter_candidates, suppressed
 

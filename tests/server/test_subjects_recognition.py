@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import FACES, image
+from server_support import FACES, image
 
 
 def enrol(client, name: str, *photos: str, **form) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import wait_until
+from server_support import wait_until
 
 import facelens
 

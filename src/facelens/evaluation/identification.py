@@ -122,14 +122,17 @@ def run(images_dir: Path, model: str = DEFAULT_MODEL, enrol: int = 1, scoring: s
         },
         "all_unknowns": rates(t_all, mated_correct, mated_best, nonmated_best),
         "detector": detector,
+        "face_rule": ev.FACE_RULE,  # how each LFW image's face was chosen: thresholds depend on it
         "detector_fallbacks": embedded.fallbacks,
         "seconds": round(time.perf_counter() - start, 1),
     }
 
 
-def write_calibration(report: dict, command: str) -> Path:
-    from ..match.thresholds import IDENTIFICATION_FILE as path
+def write_calibration(report: dict, command: str, path: Path | None = None) -> Path:
+    from ..match.thresholds import IDENTIFICATION_FILE
     from ..match.thresholds import clear_cache
+
+    path = path or IDENTIFICATION_FILE
 
     data = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("about", (
@@ -149,6 +152,7 @@ def write_calibration(report: dict, command: str) -> Path:
         "nonmated_probes": report["nonmated_probes"],
         "enrol_per_person": report["enrol_per_person"],
         "source": "LFW deep-funneled",
+        "face_rule": report["face_rule"],
         "command": command,
     }
     path.write_text(json.dumps(data, indent=2) + "\n")
