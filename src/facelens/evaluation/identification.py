@@ -129,11 +129,9 @@ def run(images_dir: Path, model: str = DEFAULT_MODEL, enrol: int = 1, scoring: s
 
 
 def write_calibration(report: dict, command: str, path: Path | None = None) -> Path:
-    from ..match.thresholds import IDENTIFICATION_FILE
-    from ..match.thresholds import clear_cache
+    from ..match.thresholds import IDENTIFICATION_FILE, clear_cache
 
     path = path or IDENTIFICATION_FILE
-
     data = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("about", (
         "Open-set identification thresholds: cosine similarity at which FPIR (unknown people matched "

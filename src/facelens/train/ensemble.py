@@ -79,10 +79,11 @@ class ExportedMember(nn.Module):
         self.folder, self.spec_doc = folder, spec_doc
         self.onnx_path = folder / spec_doc["filename"]
         self._session = ort.InferenceSession(str(self.onnx_path), providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.detach().cpu().numpy().astype(np.float32)
-        return torch.from_numpy(self._session.run(None, {"input": batch})[0])
+        return torch.from_numpy(self._session.run(None, {self._input: batch})[0])
 
 
 def load_exported(folder: Path) -> tuple[nn.Module, InputSpec, dict]:
