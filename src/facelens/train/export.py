@@ -310,7 +310,7 @@ def _exported_member_lines(number: int, folder: Path, member: dict) -> list[str]
     accuracy comes first, so that it does not read as its last nested member's."""
     heading = [f"## Member {number}: `{folder.name}` (an exported model: ONNX sha256 `{member['sha256']}`, "
                "its test-time augmentation inside its graph)", ""]
-    lines: list[str] = []
+    nested: list[str] = []  # its own members' sections, one heading level down
     readme = folder / "README.md"
     text = readme.read_text(encoding="utf-8").splitlines() if readme.is_file() else []
     section, alone, selection = None, [], False
@@ -318,18 +318,18 @@ def _exported_member_lines(number: int, folder: Path, member: dict) -> list[str]
         if line.startswith("## "):
             section, selection = line[3:], False
             if section.startswith("Member "):
-                lines.append("#" + line)
+                nested.append("#" + line)
                 continue
         if section is None:
             continue
         if section.startswith("Member "):
-            lines.append(line)
+            nested.append(line)
         elif section.startswith("Measured on ") and line.startswith("**Selection set**"):
             selection = True
         elif section.startswith("Measured on ") and line.startswith("accuracy "):
             alone.append(f"- alone on {section[len('Measured on '):].split(' (n =')[0]}: "
                          + line.split(", macro F1")[0] + (" (selection set)" if selection else ""))
-    return heading + alone + [""] + lines
+    return heading + alone + [""] + nested
 
 
 def _finish_readme(out_dir: Path, lines: list[str], note: str) -> None:
